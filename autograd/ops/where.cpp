@@ -1,0 +1,29 @@
+// where(cond, a, b): element-wise choice with broadcasting of all three.
+//
+// Shapes: cond (Sc), a (Sa), b (Sb) -> out (S) = broadcast(Sc, Sa, Sb).
+//   da = dout where cond, else 0 (summed to Sa);  db = dout where !cond (summed to Sb)
+#include "autograd/ops.h"
+#include "backends/registry.h"
+
+namespace loom {
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  LOOM_CHECK(a.dtype() == b.dtype(), "where: dtype mismatch: a {} {} vs b {} {}",
+             dtype_name(a.dtype()), shape_str(a.shape()), dtype_name(b.dtype()),
+             shape_str(b.shape()));
+  Shape s = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(),
+                             "where");
+  Tensor out = Tensor::empty(s, a.dtype(), a.device());
+  backend_for(a.device()).where(expand(cond, s).view(), expand(a, s).view(), expand(b, s).view(),
+                                out.view());
+  if (!any_requires_grad({a, b})) return out;
+  Tensor c = cond.detach();
+  Shape sa = a.shape(), sb = b.shape();
+  return record("where", {cond, a, b}, out, [c, sa, sb](const Tensor& d) {
+    Tensor zero = Tensor::zeros({}, d.dtype(), d.device());
+    return std::vector<Tensor>{Tensor(), sum_to(where(c, d, zero), sa),
+                               sum_to(where(c, zero, d), sb)};
+  });
+}
+
+}  // namespace loom

@@ -1,0 +1,390 @@
+// Element-wise, reduction, softmax, embedding and random kernels of the
+// reference backend. The GEMM is in gemm.cpp.
+#include "backends/reference/reference_backend.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backends/philox.h"
+#include "backends/reference/parallel.h"
+#include "backends/reference/strided_loop.h"
+
+namespace loom {
+
+using ref::for_each_row;
+
+namespace {
+
+template <typename T>
+T unary_value(UnaryOp op, T x) {
+  switch (op) {
+    case UnaryOp::copy: return x;
+    case UnaryOp::neg: return -x;
+    case UnaryOp::exp: return std::exp(x);
+    case UnaryOp::log: return std::log(x);
+    case UnaryOp::tanh: return std::tanh(x);
+    case UnaryOp::sigmoid:
+      // Split by sign so exp never overflows.
+      if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+      else {
+        T e = std::exp(x);
+        return e / (T(1) + e);
+      }
+    case UnaryOp::hard_sigmoid: return std::min(T(1), std::max(T(0), T(0.2) * x + T(0.5)));
+    case UnaryOp::relu: return x > T(0) ? x : T(0);
+    case UnaryOp::softplus:  // log(1 + e^x) without overflow
+      return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
+    case UnaryOp::sqrt: return std::sqrt(x);
+    case UnaryOp::square: return x * x;
+    case UnaryOp::abs: return std::abs(x);
+    case UnaryOp::sign: return T((x > T(0)) - (x < T(0)));
+  }
+  return x;
+}
+
+// d op / d x expressed with `s` = y for grad_uses_output ops, x otherwise.
+template <typename T>
+T unary_derivative(UnaryOp op, T s) {
+  switch (op) {
+    case UnaryOp::copy: return T(1);
+    case UnaryOp::neg: return T(-1);
+    case UnaryOp::exp: return s;                       // y
+    case UnaryOp::log: return T(1) / s;                // 1/x
+    case UnaryOp::tanh: return T(1) - s * s;           // 1 - y^2
+    case UnaryOp::sigmoid: return s * (T(1) - s);      // y (1 - y)
+    case UnaryOp::hard_sigmoid: {                      // 0.2 inside (-2.5, 2.5)
+      T z = T(0.2) * s + T(0.5);
+      return (z > T(0) && z < T(1)) ? T(0.2) : T(0);
+    }
+    case UnaryOp::relu: return s > T(0) ? T(1) : T(0);
+    case UnaryOp::softplus: return unary_value(UnaryOp::sigmoid, s);
+    case UnaryOp::sqrt: return T(0.5) / s;             // 1 / (2 y)
+    case UnaryOp::square: return T(2) * s;
+    case UnaryOp::abs: return T((s > T(0)) - (s < T(0)));
+    case UnaryOp::sign: return T(0);
+  }
+  return T(0);
+}
+
+template <typename T>
+T binary_value(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add: return a + b;
+    case BinaryOp::sub: return a - b;
+    case BinaryOp::mul: return a * b;
+    case BinaryOp::div: return a / b;
+    case BinaryOp::maximum: return a > b ? a : b;
+    case BinaryOp::minimum: return a < b ? a : b;
+    case BinaryOp::eq: return T(a == b);
+    case BinaryOp::ne: return T(a != b);
+    case BinaryOp::lt: return T(a < b);
+    case BinaryOp::le: return T(a <= b);
+    case BinaryOp::gt: return T(a > b);
+    case BinaryOp::ge: return T(a >= b);
+  }
+  return T(0);
+}
+
+void check_same_dtype(const char* kernel, const StridedView& a, const StridedView& b) {
+  LOOM_CHECK(a.dtype == b.dtype, "reference backend {}: dtype mismatch {} vs {}", kernel,
+             dtype_name(a.dtype), dtype_name(b.dtype));
+}
+
+template <typename T>
+int64_t read_id(const StridedView& ids, int64_t n) {
+  return ids.dtype == DType::i32 ? static_cast<int64_t>(ids.ptr<int32_t>()[n * ids.strides[0]])
+                                 : ids.ptr<int64_t>()[n * ids.strides[0]];
+}
+
+}  // namespace
+
+void ReferenceBackend::fill(const StridedView& dst, double value) {
+  dispatch_dtype(dst.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T v = static_cast<T>(value);
+    for_each_row<1>({&dst}, {sizeof(T)}, [&](auto p, auto s, int64_t n) {
+      T* d = reinterpret_cast<T*>(p[0]);
+      for (int64_t i = 0; i < n; ++i) d[i * s[0]] = v;
+    });
+  });
+}
+
+void ReferenceBackend::copy(const StridedView& src, const StridedView& dst) {
+  dispatch_dtype(src.dtype, [&](auto stag) {
+    using S = decltype(stag);
+    dispatch_dtype(dst.dtype, [&](auto dtag) {
+      using D = decltype(dtag);
+      for_each_row<2>({&src, &dst}, {sizeof(S), sizeof(D)}, [&](auto p, auto s, int64_t n) {
+        const S* a = reinterpret_cast<const S*>(p[0]);
+        D* d = reinterpret_cast<D*>(p[1]);
+        if (s[0] == 1 && s[1] == 1) {
+          for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(a[i]);
+        } else {
+          for (int64_t i = 0; i < n; ++i) d[i * s[1]] = static_cast<D>(a[i * s[0]]);
+        }
+      });
+    });
+  });
+}
+
+void ReferenceBackend::unary(UnaryOp op, const StridedView& src, const StridedView& dst) {
+  check_same_dtype(unary_op_name(op), src, dst);
+  dispatch_dtype(src.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    for_each_row<2>({&src, &dst}, {sizeof(T), sizeof(T)}, [&](auto p, auto s, int64_t n) {
+      const T* a = reinterpret_cast<const T*>(p[0]);
+      T* d = reinterpret_cast<T*>(p[1]);
+      for (int64_t i = 0; i < n; ++i) d[i * s[1]] = unary_value<T>(op, a[i * s[0]]);
+    });
+  });
+}
+
+void ReferenceBackend::unary_grad(UnaryOp op, const StridedView& saved, const StridedView& dy,
+                                  const StridedView& dx) {
+  check_same_dtype(unary_op_name(op), saved, dy);
+  check_same_dtype(unary_op_name(op), dy, dx);
+  dispatch_floating(dx.dtype, unary_op_name(op), [&](auto tag) {
+    using T = decltype(tag);
+    for_each_row<3>({&saved, &dy, &dx}, {sizeof(T), sizeof(T), sizeof(T)},
+                    [&](auto p, auto s, int64_t n) {
+                      const T* sv = reinterpret_cast<const T*>(p[0]);
+                      const T* g = reinterpret_cast<const T*>(p[1]);
+                      T* d = reinterpret_cast<T*>(p[2]);
+                      for (int64_t i = 0; i < n; ++i)
+                        d[i * s[2]] = g[i * s[1]] * unary_derivative<T>(op, sv[i * s[0]]);
+                    });
+  });
+}
+
+void ReferenceBackend::binary(BinaryOp op, const StridedView& a, const StridedView& b,
+                              const StridedView& dst) {
+  check_same_dtype(binary_op_name(op), a, b);
+  check_same_dtype(binary_op_name(op), a, dst);
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    for_each_row<3>({&a, &b, &dst}, {sizeof(T), sizeof(T), sizeof(T)},
+                    [&](auto p, auto s, int64_t n) {
+                      const T* x = reinterpret_cast<const T*>(p[0]);
+                      const T* y = reinterpret_cast<const T*>(p[1]);
+                      T* d = reinterpret_cast<T*>(p[2]);
+                      if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
+                        for (int64_t i = 0; i < n; ++i) d[i] = binary_value<T>(op, x[i], y[i]);
+                      } else {
+                        for (int64_t i = 0; i < n; ++i)
+                          d[i * s[2]] = binary_value<T>(op, x[i * s[0]], y[i * s[1]]);
+                      }
+                    });
+  });
+}
+
+void ReferenceBackend::axpby(double alpha, const StridedView& src, double beta,
+                             const StridedView& dst) {
+  check_same_dtype("axpby", src, dst);
+  dispatch_dtype(dst.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T al = static_cast<T>(alpha), be = static_cast<T>(beta);
+    for_each_row<2>({&src, &dst}, {sizeof(T), sizeof(T)}, [&](auto p, auto s, int64_t n) {
+      const T* x = reinterpret_cast<const T*>(p[0]);
+      T* d = reinterpret_cast<T*>(p[1]);
+      if (beta == 0.0) {
+        for (int64_t i = 0; i < n; ++i) d[i * s[1]] = al * x[i * s[0]];
+      } else {
+        for (int64_t i = 0; i < n; ++i) d[i * s[1]] = al * x[i * s[0]] + be * d[i * s[1]];
+      }
+    });
+  });
+}
+
+void ReferenceBackend::where(const StridedView& cond, const StridedView& a, const StridedView& b,
+                             const StridedView& dst) {
+  check_same_dtype("where", a, b);
+  check_same_dtype("where", a, dst);
+  dispatch_dtype(cond.dtype, [&](auto ctag) {
+    using C = decltype(ctag);
+    dispatch_dtype(a.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for_each_row<4>({&cond, &a, &b, &dst}, {sizeof(C), sizeof(T), sizeof(T), sizeof(T)},
+                      [&](auto p, auto s, int64_t n) {
+                        const C* c = reinterpret_cast<const C*>(p[0]);
+                        const T* x = reinterpret_cast<const T*>(p[1]);
+                        const T* y = reinterpret_cast<const T*>(p[2]);
+                        T* d = reinterpret_cast<T*>(p[3]);
+                        for (int64_t i = 0; i < n; ++i)
+                          d[i * s[3]] = c[i * s[0]] != C(0) ? x[i * s[1]] : y[i * s[2]];
+                      });
+    });
+  });
+}
+
+void ReferenceBackend::reduce(ReduceOp op, const StridedView& src, const StridedView& dst) {
+  check_same_dtype("reduce", src, dst);
+  LOOM_CHECK(src.ndim == dst.ndim, "reduce: ndim mismatch {} vs {}", src.ndim, dst.ndim);
+  // Split dims into kept (outer, parallel over dst elements) and reduced
+  // (inner). Each dst element reduces its own slice; sums accumulate in double
+  // for f32 so long reductions stay accurate.
+  int64_t kept_shape[kMaxDims], kept_src[kMaxDims], kept_dst[kMaxDims];
+  int64_t red_shape[kMaxDims], red_src[kMaxDims];
+  int nk = 0, nr = 0;
+  for (int d = 0; d < src.ndim; ++d) {
+    if (dst.shape[d] == 1 && src.shape[d] != 1) {
+      red_shape[nr] = src.shape[d];
+      red_src[nr++] = src.strides[d];
+    } else {
+      LOOM_CHECK(dst.shape[d] == src.shape[d], "reduce: dst extent {} vs src extent {} at axis {}",
+                 dst.shape[d], src.shape[d], d);
+      kept_shape[nk] = src.shape[d];
+      kept_src[nk] = src.strides[d];
+      kept_dst[nk++] = dst.strides[d];
+    }
+  }
+  int64_t n_out = 1, n_red = 1;
+  for (int i = 0; i < nk; ++i) n_out *= kept_shape[i];
+  for (int i = 0; i < nr; ++i) n_red *= red_shape[i];
+
+  dispatch_dtype(src.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+    const T* s = src.ptr<T>();
+    T* d = dst.ptr<T>();
+    ref::parallel_for(n_out, std::max<int64_t>(1, 16384 / std::max<int64_t>(n_red, 1)),
+                      [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        int64_t so = 0, dof = 0, rem = o;
+        for (int i = nk - 1; i >= 0; --i) {
+          int64_t idx = rem % kept_shape[i];
+          rem /= kept_shape[i];
+          so += idx * kept_src[i];
+          dof += idx * kept_dst[i];
+        }
+        // max/min start from -inf/+inf for floats, the type's limits for integers.
+        Acc lowest = std::numeric_limits<T>::lowest(), highest = std::numeric_limits<T>::max();
+        if constexpr (std::is_floating_point_v<T>) {
+          lowest = -std::numeric_limits<Acc>::infinity();
+          highest = std::numeric_limits<Acc>::infinity();
+        }
+        Acc acc = op == ReduceOp::sum ? Acc(0) : op == ReduceOp::max ? lowest : highest;
+        for (int64_t r = 0; r < n_red; ++r) {
+          int64_t off = so, rr = r;
+          for (int i = nr - 1; i >= 0; --i) {
+            off += (rr % red_shape[i]) * red_src[i];
+            rr /= red_shape[i];
+          }
+          Acc v = static_cast<Acc>(s[off]);
+          if (op == ReduceOp::sum) acc += v;
+          else if (op == ReduceOp::max) acc = (v > acc || v != v) ? v : acc;  // NaN wins
+          else acc = (v < acc || v != v) ? v : acc;
+        }
+        d[dof] = static_cast<T>(acc);
+      }
+    });
+  });
+}
+
+void ReferenceBackend::gemm(const GemmDesc& desc, const void* a, const void* b, void* c) {
+  reference_gemm(desc, a, b, c);
+}
+
+void ReferenceBackend::softmax(const StridedView& src, const StridedView& dst, bool log) {
+  LOOM_CHECK(src.is_contiguous() && dst.is_contiguous(), "softmax: expects contiguous views");
+  check_same_dtype("softmax", src, dst);
+  const int64_t cols = src.shape[src.ndim - 1], rows = src.numel() / std::max<int64_t>(cols, 1);
+  dispatch_floating(src.dtype, "softmax", [&](auto tag) {
+    using T = decltype(tag);
+    ref::parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)),
+                      [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const T* x = src.ptr<T>() + r * cols;
+        T* y = dst.ptr<T>() + r * cols;
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t j = 0; j < cols; ++j) m = std::max(m, x[j]);
+        double sum = 0;
+        for (int64_t j = 0; j < cols; ++j) sum += std::exp(static_cast<double>(x[j] - m));
+        if (log) {
+          T lse = m + static_cast<T>(std::log(sum));
+          for (int64_t j = 0; j < cols; ++j) y[j] = x[j] - lse;
+        } else {
+          for (int64_t j = 0; j < cols; ++j) y[j] = static_cast<T>(std::exp(static_cast<double>(x[j] - m)) / sum);
+        }
+      }
+    });
+  });
+}
+
+// softmax:     dx = y * (dy - sum(dy * y))
+// log_softmax: dx = dy - exp(y) * sum(dy)
+void ReferenceBackend::softmax_grad(const StridedView& y, const StridedView& dy,
+                                    const StridedView& dx, bool log) {
+  LOOM_CHECK(y.is_contiguous() && dy.is_contiguous() && dx.is_contiguous(),
+             "softmax_grad: expects contiguous views");
+  const int64_t cols = y.shape[y.ndim - 1], rows = y.numel() / std::max<int64_t>(cols, 1);
+  dispatch_floating(y.dtype, "softmax_grad", [&](auto tag) {
+    using T = decltype(tag);
+    ref::parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)),
+                      [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const T* yr = y.ptr<T>() + r * cols;
+        const T* g = dy.ptr<T>() + r * cols;
+        T* d = dx.ptr<T>() + r * cols;
+        double acc = 0;
+        if (log) {
+          for (int64_t j = 0; j < cols; ++j) acc += g[j];
+          for (int64_t j = 0; j < cols; ++j) d[j] = g[j] - std::exp(yr[j]) * static_cast<T>(acc);
+        } else {
+          for (int64_t j = 0; j < cols; ++j) acc += g[j] * yr[j];
+          for (int64_t j = 0; j < cols; ++j) d[j] = yr[j] * (g[j] - static_cast<T>(acc));
+        }
+      }
+    });
+  });
+}
+
+void ReferenceBackend::gather_rows(const StridedView& table, const StridedView& ids,
+                                   const StridedView& dst) {
+  check_same_dtype("gather_rows", table, dst);
+  const int64_t n = ids.shape[0], e = table.shape[1];
+  dispatch_dtype(table.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    ref::parallel_for(n, std::max<int64_t>(1, 16384 / std::max<int64_t>(e, 1)),
+                      [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const T* row = table.ptr<T>() + read_id<T>(ids, i) * table.strides[0];
+        T* out = dst.ptr<T>() + i * dst.strides[0];
+        for (int64_t j = 0; j < e; ++j) out[j] = row[j];
+      }
+    });
+  });
+}
+
+void ReferenceBackend::scatter_add_rows(const StridedView& src, const StridedView& ids,
+                                        const StridedView& dtable) {
+  check_same_dtype("scatter_add_rows", src, dtable);
+  const int64_t n = ids.shape[0], e = dtable.shape[1];
+  // Threads split the embedding columns, so repeated ids never race.
+  dispatch_dtype(src.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    ref::parallel_for(e, n * e > 65536 ? 16 : e, [&](int64_t c0, int64_t c1) {
+      for (int64_t i = 0; i < n; ++i) {
+        const T* g = src.ptr<T>() + i * src.strides[0];
+        T* row = dtable.ptr<T>() + read_id<T>(ids, i) * dtable.strides[0];
+        for (int64_t j = c0; j < c1; ++j) row[j] += g[j];
+      }
+    });
+  });
+}
+
+void ReferenceBackend::bernoulli_mask(const StridedView& dst, double keep_prob, double scale,
+                                      uint64_t seed, uint64_t offset) {
+  LOOM_CHECK(dst.is_contiguous(), "bernoulli_mask: expects a contiguous view");
+  dispatch_floating(dst.dtype, "bernoulli_mask", [&](auto tag) {
+    using T = decltype(tag);
+    T* d = dst.ptr<T>();
+    const T s = static_cast<T>(scale);
+    ref::parallel_for(dst.numel(), 65536, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        d[i] = Philox4x32::uniform(seed, offset + static_cast<uint64_t>(i)) < keep_prob ? s : T(0);
+    });
+  });
+}
+
+}  // namespace loom

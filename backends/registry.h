@@ -1,0 +1,33 @@
+// Which backend runs which device. Backends are registered explicitly in
+// registry.cpp (guarded by LOOM_WITH_ONEDNN / LOOM_WITH_CUDA).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace loom {
+
+// The backend that currently serves `device` (for the CPU: the one chosen by
+// set_cpu_backend, the LOOM_BACKEND environment variable, or the fastest
+// built one).
+Backend& backend_for(Device device);
+
+// The always-available reference backend (the oracle).
+Backend& reference_backend();
+
+// Backend names built into this binary, e.g. {"reference", "onednn"}.
+std::vector<std::string> available_backends();
+
+// Selects the CPU backend by name; throws loom::Error naming the available
+// ones when `name` is unknown.
+void set_cpu_backend(const std::string& name);
+std::string cpu_backend_name();
+
+// Threads used by CPU kernels (Loom's own and the vendor library's). Default:
+// LOOM_NUM_THREADS if set, else the number of cores.
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace loom

@@ -1,0 +1,86 @@
+# Finds Loom's dependencies. Every requested dependency that is missing stops
+# the configure step with a message saying which package provides it.
+
+include(CheckCXXCompilerFlag)
+
+# ---- CPU flags ------------------------------------------------------------------
+set(LOOM_ARCH_FLAGS "")
+if(LOOM_NATIVE)
+  check_cxx_compiler_flag("-march=native" LOOM_HAS_MARCH_NATIVE)
+  if(LOOM_HAS_MARCH_NATIVE)
+    set(LOOM_ARCH_FLAGS -march=native)
+  endif()
+endif()
+
+# ---- OpenMP (threads for the CPU kernels) ---------------------------------------------
+find_package(OpenMP)
+if(NOT OpenMP_CXX_FOUND)
+  message(FATAL_ERROR "Loom needs OpenMP for its CPU kernels: install g++ (libgomp) "
+                      "or libomp-dev.")
+endif()
+
+# ---- fmt ----------------------------------------------------------------------------------
+find_package(fmt QUIET)
+if(NOT fmt_FOUND)
+  message(FATAL_ERROR "Loom needs {fmt}: apt-get install libfmt-dev "
+                      "(scripts/test.sh installs it when run as root).")
+endif()
+if(LOOM_STATIC_DEPS)
+  find_library(LOOM_FMT_STATIC NAMES libfmt.a)
+  if(NOT LOOM_FMT_STATIC)
+    message(FATAL_ERROR "LOOM_STATIC_DEPS=ON but libfmt.a was not found (apt-get install libfmt-dev).")
+  endif()
+  add_library(loom_fmt_static INTERFACE)
+  target_link_libraries(loom_fmt_static INTERFACE ${LOOM_FMT_STATIC})
+  target_include_directories(loom_fmt_static INTERFACE $<TARGET_PROPERTY:fmt::fmt,INTERFACE_INCLUDE_DIRECTORIES>)
+  set(LOOM_FMT_TARGET loom_fmt_static)
+else()
+  set(LOOM_FMT_TARGET fmt::fmt)
+endif()
+
+# ---- GoogleTest ----------------------------------------------------------------------------
+if(LOOM_BUILD_TESTS)
+  find_package(GTest QUIET)
+  if(NOT GTest_FOUND)
+    message(FATAL_ERROR "Loom's tests need GoogleTest: apt-get install libgtest-dev googletest "
+                        "(or configure with -DLOOM_BUILD_TESTS=OFF).")
+  endif()
+  # Debian ships static GoogleTest libraries, so the test binaries carry it.
+  set(LOOM_GTEST_TARGETS GTest::gtest GTest::gtest_main)
+endif()
+
+# ---- oneDNN ------------------------------------------------------------------------------------
+if(LOOM_WITH_ONEDNN)
+  find_package(dnnl CONFIG QUIET)
+  if(NOT dnnl_FOUND)
+    message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON but oneDNN was not found: apt-get install "
+                        "libdnnl-dev, or point -DDNNL_DIR at a oneDNN 3.x install's "
+                        "lib/cmake/dnnl.")
+  endif()
+  message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON: oneDNN ${dnnl_VERSION} was found, but the oneDNN backend "
+                      "is not part of this build yet; configure with LOOM_WITH_ONEDNN=OFF.")
+endif()
+
+# ---- CUDA -----------------------------------------------------------------------------------------
+if(LOOM_WITH_CUDA)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(NOT CMAKE_CUDA_COMPILER)
+    message(FATAL_ERROR "LOOM_WITH_CUDA=ON but no CUDA compiler was found "
+                        "(expected /usr/local/cuda/bin/nvcc).")
+  endif()
+  find_package(CUDAToolkit QUIET)
+  if(NOT CUDAToolkit_FOUND)
+    message(FATAL_ERROR "LOOM_WITH_CUDA=ON but the CUDA toolkit (cuBLAS) was not found at /usr/local/cuda.")
+  endif()
+  find_path(LOOM_CUDNN_INCLUDE cudnn.h HINTS /usr/local/cuda/include /usr/include)
+  find_library(LOOM_CUDNN_LIB cudnn HINTS /usr/local/cuda/lib64)
+  if(NOT LOOM_CUDNN_INCLUDE OR NOT LOOM_CUDNN_LIB)
+    message(FATAL_ERROR "LOOM_WITH_CUDA=ON but cuDNN 9 (cudnn.h, libcudnn) was not found under /usr/local/cuda.")
+  endif()
+  message(FATAL_ERROR "LOOM_WITH_CUDA=ON: the CUDA backend is not part of this build yet "
+                      "(it arrives with the CUDA/cuDNN backend work); configure with LOOM_WITH_CUDA=OFF.")
+endif()

@@ -1,0 +1,54 @@
+// Helpers shared by Loom's test suites.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "loom.h"
+
+namespace loom::test {
+
+// Random f64 tensor in [low, high) that requires grad (a gradcheck input).
+inline Tensor rand64(const Shape& shape, uint64_t seed, double low = -1.0, double high = 1.0,
+                     bool requires_grad = true) {
+  Generator g(seed);
+  Tensor t = Tensor::uniform(shape, low, high, g, DType::f64);
+  if (requires_grad) t.set_requires_grad();
+  return t;
+}
+
+// Asserts every element of `t` matches `expected` (row-major) within tol.
+inline void expect_values(const Tensor& t, const std::vector<double>& expected, double tol = 1e-6) {
+  std::vector<double> got = t.to_vector<double>();
+  ASSERT_EQ(got.size(), expected.size()) << "shape " << shape_str(t.shape());
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], expected[i], tol) << "element " << i << " of shape " << shape_str(t.shape());
+}
+
+inline void expect_shape(const Tensor& t, const Shape& s) {
+  EXPECT_EQ(shape_str(t.shape()), shape_str(s));
+}
+
+}  // namespace loom::test
+
+// Runs gradcheck and fails with the worst element when it does not pass.
+#define EXPECT_GRADCHECK(fn, inputs, ...)                                                  \
+  do {                                                                                     \
+    auto _gc = ::loom::gradcheck(fn, inputs __VA_OPT__(, ) __VA_ARGS__);                   \
+    EXPECT_TRUE(_gc.ok) << "gradcheck failed; worst " << _gc.worst;                        \
+    EXPECT_GT(_gc.elements_checked, 0) << "gradcheck checked no element";                  \
+  } while (0)
+
+// Expects `stmt` to throw loom::Error whose message contains `substr`.
+#define EXPECT_LOOM_ERROR(stmt, substr)                                                   \
+  do {                                                                                     \
+    try {                                                                                  \
+      stmt;                                                                                \
+      ADD_FAILURE() << "expected loom::Error containing '" << (substr) << "'";            \
+    } catch (const ::loom::Error& _e) {                                                    \
+      EXPECT_NE(std::string(_e.what()).find(substr), std::string::npos)                   \
+          << "message was: " << _e.what();                                                 \
+    }                                                                                      \
+  } while (0)
