@@ -41,6 +41,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // Sums `t` down to `shape` (the reverse of broadcasting), used by backward.
 Tensor sum_to(const Tensor& t, const Shape& shape);
 // A broadcast view of t with `shape` (stride 0 on broadcast axes), no copy.
+// Not recorded (a kernel helper): gradients do not flow through it; the
+// broadcasting arithmetic above is the differentiable way to broadcast.
 Tensor expand(const Tensor& t, const Shape& shape);
 
 // ---- element-wise math (ops/unary.cpp) -----------------------------------------
@@ -119,6 +121,8 @@ Tensor binary_cross_entropy(const Tensor& probs, const Tensor& targets,
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
                                         Reduction reduction = Reduction::mean);
 // logits/probs (N, C), labels (N) i32/i64 in [0, C) (checked, naming the bad label).
+// Also (S..., C) with labels (S...) (one loss per row, e.g. (B, T, C) and (B, T)),
+// and labels (S..., 1) as Keras accepts.
 Tensor sparse_categorical_cross_entropy(const Tensor& logits_or_probs, const Tensor& labels,
                                         bool from_logits = true,
                                         Reduction reduction = Reduction::mean);

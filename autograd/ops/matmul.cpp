@@ -20,15 +20,18 @@ struct Operand {
 };
 
 // Describes the last two axes of x as a GEMM operand, copying only when
-// neither axis is unit-stride.
+// they do not form a row- or column-major matrix.
 Operand as_operand(const Tensor& x) {
   const int n = x.ndim();
   const int64_t rows = x.shape()[n - 2], cols = x.shape()[n - 1];
   const int64_t rs = x.strides()[n - 2], cs = x.strides()[n - 1];
   Operand op{x};
-  if (cs == 1 || cols == 1) {
+  // A GEMM operand needs unit stride along one axis and a leading dimension
+  // of at least the other axis's extent; broadcast (stride-0) views have
+  // neither and are copied.
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= cols)) {
     op.ld = std::max<int64_t>({rs, cols, 1});
-  } else if (rs == 1 || rows == 1) {
+  } else if ((rs == 1 || rows == 1) && (cols == 1 || cs >= rows)) {
     op.trans = true;
     op.ld = std::max<int64_t>({cs, rows, 1});
   } else {

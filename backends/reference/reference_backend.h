@@ -34,9 +34,17 @@ class ReferenceBackend : public Backend {
                         const StridedView& dtable) override;
   void bernoulli_mask(const StridedView& dst, double keep_prob, double scale, uint64_t seed,
                       uint64_t offset) override;
+  // Fused RNN step kernels (rnn_gates.cpp); no whole-sequence RNN
+  // (supports_rnn stays false), so the explicit BPTT runs on these.
+  void rnn_gates_forward(const RnnDesc& desc, const RnnStepForward& step) override;
+  void rnn_gates_backward(const RnnDesc& desc, const RnnStepBackward& step) override;
 };
 
 // The blocked GEMM on its own, so other CPU backends can reuse it.
 void reference_gemm(const GemmDesc& desc, const void* a, const void* b, void* c);
+
+// The fused RNN step kernels on their own, for other CPU backends to reuse.
+void reference_rnn_gates_forward(const RnnDesc& desc, const RnnStepForward& step);
+void reference_rnn_gates_backward(const RnnDesc& desc, const RnnStepBackward& step);
 
 }  // namespace loom

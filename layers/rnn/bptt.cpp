@@ -1,0 +1,518 @@
+// Explicit BPTT for the built-in cells: one tape entry per sequence.
+//
+// Dimension letters: B batch, T timesteps, F input features, H units,
+// G gates (GH = G*H). s is the processing step (0 .. T-1) and t the input
+// time it reads: t = s, or T-1-s with go_backwards.
+//
+// Every per-time buffer is (B,T,n) and indexed by input time t, so that
+// x (B*T,F), the pre-activation gradients dA (B*T,GH) and the states that
+// entered each step Hd (B*T,H) line up row for row, and the weight
+// gradients over all timesteps are single GEMMs with no reordering. A
+// step's (B,n) slice is a GEMM operand with leading dimension T*n.
+//
+// Forward (what is saved for backward in brackets):
+//   G  = x_d W + b_in                         one GEMM, (B*T,F) x (F,GH)
+//   per step:  hu = Hd[t] U                   (B,H) x (H,GH)
+//              fused kernel: gates, states, mask, output  [G[t] activated, X1[t]]
+//              (GRU reset_before: a second GEMM (r h_d) U_h and kernel phase)
+// Backward (dh carries d(state), dh_rec the last GEMM's d h_d):
+//   per step t = T-1 .. 0:  fused kernel -> dA[t]; dh_rec = dA_rec[t] U^T
+//   dW = x_d^T dA,  dU = Hd^T dA_rec,  dx = (dA W^T) * mx;  db = column sums of
+//   dA, accumulated by the step kernels while each dA[t] is in cache
+#include "layers/rnn/bptt.h"
+
+#include "autograd/tape.h"
+#include "backends/registry.h"
+
+namespace loom {
+namespace {
+
+// A (rows, cols) matrix view with a row stride (a column stride of 0 broadcasts a row).
+StridedView mat_view(const void* p, DType dt, int64_t rows, int64_t cols, int64_t ld,
+                     int64_t col_stride = 1) {
+  StridedView v;
+  v.data = const_cast<void*>(p);
+  v.dtype = dt;
+  v.ndim = 2;
+  v.shape[0] = rows;
+  v.shape[1] = cols;
+  v.strides[0] = ld;
+  v.strides[1] = col_stride;
+  return v;
+}
+
+// The (B,F) mask `m` as a (B,T,F) view broadcast over time, shaped like `like`.
+StridedView over_time(const void* m, const StridedView& like, int64_t F) {
+  StridedView v = like;
+  v.data = const_cast<void*>(m);
+  v.strides[0] = F;
+  v.strides[1] = 0;
+  v.strides[2] = 1;
+  return v;
+}
+
+// C (M,N) = op(A) op(B) + beta C, row-major with leading dimensions.
+template <typename T>
+void gemm(Backend& be, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A,
+          int64_t lda, const T* Bm, int64_t ldb, T* C, int64_t ldc, double beta) {
+  GemmDesc g;
+  g.dtype = dtype_of<T>::value;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.lda = lda;
+  g.ldb = ldb;
+  g.ldc = ldc;
+  g.beta = beta;
+  be.gemm(g, A, Bm, C);
+}
+
+template <typename T>
+RnnRows rows(const T* p, int64_t ld) {
+  return RnnRows{const_cast<T*>(p), ld};
+}
+
+// The typed data of an optional view (null when absent).
+template <typename T>
+T* at(const StridedView& v) {
+  return static_cast<T*>(v.data);
+}
+
+// What the explicit forward keeps for its backward. Everything is contiguous.
+struct ExplicitWorkspace : RnnWorkspace {
+  Tensor xd;  // (B,T,F) x times the input dropout mask; undefined without (x is read)
+  Tensor G;   // (B,T,GH) activated gates
+  Tensor Hp;  // (B,T,H) state entering the step that reads time t
+  Tensor Hd;  // (B,T,H) Hp times the recurrent mask (Hp itself without)
+  Tensor Cp;  // (B,T,H) LSTM cell state entering the step
+  Tensor X1;  // (B,T,H) LSTM act(c'), GRU reset_after ah_h, reset_before r h_d
+};
+
+bool is_gru_before(const RnnDesc& d) { return d.cell == RnnCellKind::gru && !d.reset_after; }
+bool is_gru_after(const RnnDesc& d) { return d.cell == RnnCellKind::gru && d.reset_after; }
+
+// ---- forward ---------------------------------------------------------------------------
+
+// Fills a.y, a.hT, a.cT and the workspace (views as RnnForwardArgs says).
+template <typename T>
+void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, ExplicitWorkspace& ws) {
+  const int64_t B = d.B, T_ = d.T, F = d.F, H = d.H, GH = d.gates() * H;
+  const int64_t ldS = T_ * H, ldG = T_ * GH;
+  const DType dt = d.dtype;
+  const bool lstm = d.cell == RnnCellKind::lstm;
+  auto time_of = [&](int64_t s) { return d.go_backwards ? T_ - 1 - s : s; };
+
+  T* G = ws.G.data<T>();
+  T* Hp = ws.Hp.data<T>();
+  T* Hd = ws.Hd.data<T>();
+  T* Cp = lstm ? ws.Cp.data<T>() : nullptr;
+  T* X1 = ws.X1.data<T>();
+  const T* x = ws.xd.defined() ? ws.xd.data<T>() : at<T>(a.x);
+  const T* W = at<T>(a.kernel);
+  const T* U = at<T>(a.recurrent_kernel);
+  const T* bias = at<T>(a.bias);
+  const T* rbias = is_gru_after(d) && bias ? bias + GH : nullptr;  // second row
+  const T* mask = at<T>(a.mask);
+  const T* mh = at<T>(a.recurrent_dropout);
+  const T* h0 = at<T>(a.h0);
+  const T* c0 = at<T>(a.c0);
+  T* y = at<T>(a.y);
+  T* hT = at<T>(a.hT);
+  T* cT = at<T>(a.cT);
+
+  // G = x_d W + b_in for all timesteps at once: the bias row broadcast
+  // into G first, then the GEMM accumulates onto it.
+  if (bias) be.copy(mat_view(bias, dt, B * T_, GH, 0), mat_view(G, dt, B * T_, GH, GH));
+  gemm<T>(be, false, false, B * T_, GH, F, x, F, W, GH, G, GH, bias ? 1.0 : 0.0);
+
+  // The state entering the first processed step.
+  const int64_t t0 = time_of(0);
+  const StridedView hp0 = mat_view(Hp + t0 * H, dt, B, H, ldS);
+  if (h0) be.copy(mat_view(h0, dt, B, H, H), hp0);
+  else be.fill(hp0, 0.0);
+  if (lstm) {
+    const StridedView cp0 = mat_view(Cp + t0 * H, dt, B, H, ldS);
+    if (c0) be.copy(mat_view(c0, dt, B, H, H), cp0);
+    else be.fill(cp0, 0.0);
+  }
+  if (mh) be.binary(BinaryOp::mul, hp0, mat_view(mh, dt, B, H, H), mat_view(Hd + t0 * H, dt, B, H, ldS));
+
+  Tensor hu_buf = Tensor::empty({B, GH}, dt);  // h_d U of the current step
+  T* hu = hu_buf.data<T>();
+  const int64_t n_rec = is_gru_before(d) ? 2 * H : GH;
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = time_of(s);
+    const bool last = s == T_ - 1;
+    const int64_t tn = last ? 0 : time_of(s + 1);
+    gemm<T>(be, false, false, B, n_rec, H, Hd + t * H, ldS, U, GH, hu, GH, 0.0);
+
+    RnnStepForward st;
+    st.gates = rows(G + t * GH, ldG);
+    st.hu = rows(hu, GH);
+    st.recurrent_bias = rbias;
+    st.h_prev = rows(Hp + t * H, ldS);
+    st.hd_prev = rows(Hd + t * H, ldS);
+    if (lstm) st.c_prev = rows(Cp + t * H, ldS);
+    st.mask = mask ? mask + t : nullptr;
+    st.mask_stride = T_;
+    if (mh) st.rec_mask = rows(mh, H);
+    if (s > 0) st.out_prev = d.return_sequences ? rows(y + (s - 1) * H, ldS) : rows(y, H);
+    st.h_next = last ? rows(hT, H) : rows(Hp + tn * H, ldS);
+    if (lstm) st.c_next = last ? rows(cT, H) : rows(Cp + tn * H, ldS);
+    if (mh && !last) st.hd_next = rows(Hd + tn * H, ldS);
+    st.out = d.return_sequences ? rows(y + s * H, ldS) : rows(y, H);
+    if (lstm) st.act_c = rows(X1 + t * H, ldS);
+    if (is_gru_after(d)) st.hu_h = rows(X1 + t * H, ldS);
+    if (is_gru_before(d)) st.rh = rows(X1 + t * H, ldS);
+    be.rnn_gates_forward(d, st);
+    if (is_gru_before(d)) {
+      // (r h_d) U_h needs this step's r: the second half of the step.
+      gemm<T>(be, false, false, B, H, H, X1 + t * H, ldS, U + 2 * H, GH, hu, GH, 0.0);
+      st.phase = 1;
+      be.rnn_gates_forward(d, st);
+    }
+  }
+}
+
+// ---- backward --------------------------------------------------------------------------
+
+// Writes the wanted gradients of a (views with data null are not wanted)
+// from the cotangents a.dy, a.dhT, a.dcT (null = zeros).
+template <typename T>
+void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
+                   const ExplicitWorkspace& ws) {
+  const int64_t B = d.B, T_ = d.T, F = d.F, H = d.H, GH = d.gates() * H;
+  const int64_t ldS = T_ * H, ldG = T_ * GH;
+  const DType dt = d.dtype;
+  const bool lstm = d.cell == RnnCellKind::lstm;
+  auto time_of = [&](int64_t s) { return d.go_backwards ? T_ - 1 - s : s; };
+
+  const T* G = ws.G.data<T>();
+  const T* Hp = ws.Hp.data<T>();
+  const T* Hd = ws.Hd.data<T>();
+  const T* Cp = lstm ? ws.Cp.data<T>() : nullptr;
+  const T* X1 = ws.X1.data<T>();
+  const T* x = ws.xd.defined() ? ws.xd.data<T>() : at<T>(a.fwd.x);
+  const T* W = at<T>(a.fwd.kernel);
+  const T* U = at<T>(a.fwd.recurrent_kernel);
+  const T* mask = at<T>(a.fwd.mask);
+  const T* mx = at<T>(a.fwd.input_dropout);
+  const T* mh = at<T>(a.fwd.recurrent_dropout);
+  const T* dy = at<T>(a.dy);
+  const T* dhT = at<T>(a.dhT);
+  const T* dcT = at<T>(a.dcT);
+
+  // dA: input-side pre-activation gradients; dAr: recurrent side (differs
+  // only for GRU reset_after, whose h gate is scaled by r on that side).
+  Tensor dA_buf = Tensor::empty({B, T_, GH}, dt);
+  Tensor dAr_buf = is_gru_after(d) ? Tensor::empty({B, T_, GH}, dt) : dA_buf;
+  T* dA = dA_buf.data<T>();
+  T* dAr = dAr_buf.data<T>();
+  Tensor dh_buf = Tensor::empty({B, H}, dt), dhrec_buf = Tensor::empty({B, H}, dt);
+  T* dh = dh_buf.data<T>();
+  T* dh_rec = dhrec_buf.data<T>();
+  if (dhT) be.copy(mat_view(dhT, dt, B, H, H), dh_buf.view());
+  else be.fill(dh_buf.view(), 0.0);
+  Tensor dc_buf, dout_buf, drh_buf;
+  if (lstm) {
+    dc_buf = Tensor::empty({B, H}, dt);
+    if (dcT) be.copy(mat_view(dcT, dt, B, H, H), dc_buf.view());
+    else be.fill(dc_buf.view(), 0.0);
+  }
+  // An output repeated over masked steps sends its gradient back to the
+  // step that produced it; zero_output_for_mask cuts that path.
+  if (mask && !d.zero_output_for_mask) dout_buf = Tensor::zeros({B, H}, dt);
+  if (is_gru_before(d)) drh_buf = Tensor::empty({B, H}, dt);
+  const bool need_dh0 = a.dh0.data != nullptr;
+  // U^T (GH,H) once per sequence: the per-step products d h_d = dA U^T then
+  // read a row-major operand, which the GEMM packs by plain row copies; as a
+  // transposed operand it would be gathered column by column at every step.
+  Tensor ut_buf = Tensor::empty({GH, H}, dt);
+  be.copy(mat_view(U, dt, GH, H, 1, GH), ut_buf.view());
+  const T* Ut = ut_buf.data<T>();
+  // The step kernels accumulate db (GRU reset_after: row 0 input side, row 1 recurrent side).
+  T* db = at<T>(a.dbias);
+  if (db) be.fill(a.dbias, 0.0);
+
+  for (int64_t s = T_ - 1; s >= 0; --s) {
+    const int64_t t = time_of(s);
+    RnnStepBackward st;
+    st.gates = rows(G + t * GH, ldG);
+    st.h_prev = rows(Hp + t * H, ldS);
+    st.hd_prev = rows(Hd + t * H, ldS);
+    if (lstm) {
+      st.c_prev = rows(Cp + t * H, ldS);
+      st.act_c = rows(X1 + t * H, ldS);
+      st.dc = rows(dc_buf.data<T>(), H);
+    }
+    if (is_gru_after(d)) st.hu_h = rows(X1 + t * H, ldS);
+    st.mask = mask ? mask + t : nullptr;
+    st.mask_stride = T_;
+    st.zero_output_for_mask = d.zero_output_for_mask;
+    if (dy && d.return_sequences) st.dy = rows(dy + s * H, ldS);
+    else if (dy && s == T_ - 1) st.dy = rows(dy, H);
+    if (dout_buf.defined()) st.dout = rows(dout_buf.data<T>(), H);
+    st.dh = rows(dh, H);
+    if (s < T_ - 1) st.dh_rec = rows(dh_rec, H);
+    if (mh) st.rec_mask = rows(mh, H);
+    st.dA = rows(dA + t * GH, ldG);
+    if (is_gru_after(d)) st.dA_rec = rows(dAr + t * GH, ldG);
+    st.db = db;
+    if (db && is_gru_after(d)) st.db_rec = db + GH;
+    be.rnn_gates_backward(d, st);
+
+    const bool need_rec = s > 0 || need_dh0;  // d h_d of this step is wanted
+    if (is_gru_before(d)) {
+      T* drh = drh_buf.data<T>();
+      // drh = dA_h U_h^T, then phase 1 turns it into dA_r and dh_rec = r drh
+      gemm<T>(be, false, false, B, H, H, dA + t * GH + 2 * H, ldG, Ut + 2 * H * H, H, drh, H, 0.0);
+      st.phase = 1;
+      st.drh = rows(drh, H);
+      st.dh_rec = rows(dh_rec, H);
+      be.rnn_gates_backward(d, st);
+      if (need_rec)  // dh_rec += dA_zr U_zr^T
+        gemm<T>(be, false, false, B, H, 2 * H, dA + t * GH, ldG, Ut, H, dh_rec, H, 1.0);
+    } else if (need_rec) {  // dh_rec = dA_rec U^T
+      gemm<T>(be, false, false, B, H, GH, dAr + t * GH, ldG, Ut, H, dh_rec, H, 0.0);
+    }
+  }
+
+  const StridedView bh = mat_view(dh_rec, dt, B, H, H);
+  if (need_dh0) {
+    // d h0 = dh (direct and carried) + mh * d h_d of the first step's product
+    if (mh) be.binary(BinaryOp::mul, bh, mat_view(mh, dt, B, H, H), bh);
+    be.copy(mat_view(dh, dt, B, H, H), a.dh0);
+    be.axpby(1.0, bh, 1.0, a.dh0);
+  }
+  if (a.dc0.data) be.copy(dc_buf.view(), a.dc0);
+  if (T* dW = at<T>(a.dkernel))  // dW (F,GH) = x_d^T dA over all B*T rows
+    gemm<T>(be, true, false, F, GH, B * T_, x, F, dA, GH, dW, GH, 0.0);
+  if (T* dU = at<T>(a.drecurrent_kernel)) {
+    if (is_gru_before(d)) {
+      // dU_zr = Hd^T dA_zr;  dU_h = (r h_d)^T dA_h
+      gemm<T>(be, true, false, H, 2 * H, B * T_, Hd, H, dA, GH, dU, GH, 0.0);
+      gemm<T>(be, true, false, H, H, B * T_, X1, H, dA + 2 * H, GH, dU + 2 * H, GH, 0.0);
+    } else {
+      gemm<T>(be, true, false, H, GH, B * T_, Hd, H, dAr, GH, dU, GH, 0.0);
+    }
+  }
+  if (T* dx = at<T>(a.dx)) {
+    // dx (B*T,F) = dA W^T, times the input mask (the same (B,F) row at every t)
+    gemm<T>(be, false, true, B * T_, F, GH, dA, GH, W, GH, dx, F, 0.0);
+    if (mx) be.binary(BinaryOp::mul, a.dx, over_time(mx, a.dx, F), a.dx);
+  }
+}
+
+// ---- checks ------------------------------------------------------------------------------
+
+void check_matrix(const Tensor& t, const Shape& want, DType dt, const std::string& who,
+                  const char* what) {
+  LOOM_CHECK(t.shape() == want, "{}: {} has shape {}, expected {}", who, what,
+             shape_str(t.shape()), shape_str(want));
+  LOOM_CHECK(t.dtype() == dt, "{}: {} is {} but x is {}", who, what, dtype_name(t.dtype()),
+             dtype_name(dt));
+}
+
+RnnDesc complete_desc(const RnnDesc& config, const RnnSequenceArgs& a, const std::string& who) {
+  RnnDesc d = config;
+  LOOM_CHECK(a.x.defined() && a.x.ndim() == 3, "{}: expected x (B,T,F), got {}", who,
+             a.x.defined() ? shape_str(a.x.shape()) : std::string("undefined"));
+  LOOM_CHECK(is_floating(a.x.dtype()), "{}: expected a floating x, got {}", who,
+             dtype_name(a.x.dtype()));
+  LOOM_CHECK(a.kernel.defined() && a.recurrent_kernel.defined(),
+             "{}: kernel and recurrent_kernel are required", who);
+  d.dtype = a.x.dtype();
+  d.B = a.x.dim(0);
+  d.T = a.x.dim(1);
+  d.F = a.x.dim(2);
+  d.H = a.recurrent_kernel.dim(0);
+  LOOM_CHECK(d.B > 0 && d.T > 0 && d.F > 0, "{}: x {} must have B, T, F > 0", who,
+             shape_str(a.x.shape()));
+  const int64_t GH = d.gates() * d.H;
+  check_matrix(a.kernel, {d.F, GH}, d.dtype, who, "kernel");
+  check_matrix(a.recurrent_kernel, {d.H, GH}, d.dtype, who, "recurrent_kernel");
+  d.use_bias = a.bias.defined();
+  if (d.use_bias) {
+    const Shape want = is_gru_after(d) ? Shape{2, GH} : Shape{GH};
+    check_matrix(a.bias, want, d.dtype, who, "bias");
+  }
+  d.has_mask = a.mask.defined();
+  if (d.has_mask) check_matrix(a.mask, {d.B, d.T}, d.dtype, who, "mask");
+  d.has_initial_state = !a.initial_state.empty();
+  if (d.has_initial_state) {
+    LOOM_CHECK(static_cast<int>(a.initial_state.size()) == d.states(),
+               "{}: expected {} initial state tensor(s) ({}), got {}", who, d.states(),
+               d.states() == 2 ? "h, c" : "h", a.initial_state.size());
+    for (const Tensor& s : a.initial_state) check_matrix(s, {d.B, d.H}, d.dtype, who, "initial state");
+  }
+  d.input_dropout = a.input_dropout_mask.defined();
+  if (d.input_dropout) check_matrix(a.input_dropout_mask, {d.B, d.F}, d.dtype, who, "input dropout mask");
+  d.recurrent_dropout = a.recurrent_dropout_mask.defined();
+  if (d.recurrent_dropout)
+    check_matrix(a.recurrent_dropout_mask, {d.B, d.H}, d.dtype, who, "recurrent dropout mask");
+  return d;
+}
+
+Tensor contiguous_value(const Tensor& t) {
+  if (!t.defined()) return t;
+  Tensor v = t.detach();
+  return v.is_contiguous() ? v : v.clone();
+}
+
+void check_contiguous(const StridedView& v, const char* what) {
+  LOOM_CHECK(v.data == nullptr || v.is_contiguous(),
+             "explicit RNN: the {} view must be contiguous", what);
+}
+
+}  // namespace
+
+// ---- the explicit BPTT as a whole-sequence implementation -------------------------------------
+
+std::shared_ptr<RnnWorkspace> explicit_rnn_forward(Backend& be, const RnnDesc& d,
+                                                   const RnnForwardArgs& a) {
+  for (auto [v, what] : {std::pair{&a.x, "x"}, {&a.mask, "mask"}, {&a.h0, "h0"}, {&a.c0, "c0"},
+                         {&a.kernel, "kernel"}, {&a.recurrent_kernel, "recurrent_kernel"},
+                         {&a.bias, "bias"}, {&a.input_dropout, "input dropout"},
+                         {&a.recurrent_dropout, "recurrent dropout"}, {&a.y, "y"},
+                         {&a.hT, "hT"}, {&a.cT, "cT"}})
+    check_contiguous(*v, what);
+  const int64_t B = d.B, T = d.T, H = d.H, GH = d.gates() * H;
+  auto ws = std::make_shared<ExplicitWorkspace>();
+  if (a.input_dropout.data) {
+    // x_d = x * mx, the (B,F) mask broadcast over time.
+    ws->xd = Tensor::empty({B, T, d.F}, d.dtype);
+    be.binary(BinaryOp::mul, a.x, over_time(a.input_dropout.data, a.x, d.F), ws->xd.view());
+  }
+  ws->G = Tensor::empty({B, T, GH}, d.dtype);
+  ws->Hp = Tensor::empty({B, T, H}, d.dtype);
+  ws->Hd = a.recurrent_dropout.data ? Tensor::empty({B, T, H}, d.dtype) : ws->Hp;
+  if (d.cell == RnnCellKind::lstm) ws->Cp = Tensor::empty({B, T, H}, d.dtype);
+  ws->X1 = Tensor::empty({B, T, H}, d.dtype);
+  dispatch_floating(d.dtype, "explicit_rnn_forward", [&](auto tag) {
+    forward_pass<decltype(tag)>(be, d, a, *ws);
+  });
+  return ws;
+}
+
+void explicit_rnn_backward(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
+                           RnnWorkspace& workspace) {
+  auto* ws = dynamic_cast<ExplicitWorkspace*>(&workspace);
+  LOOM_CHECK(ws != nullptr, "explicit_rnn_backward: the workspace was not made by explicit_rnn_forward");
+  for (auto [v, what] : {std::pair{&a.dy, "dy"}, {&a.dhT, "dhT"}, {&a.dcT, "dcT"}, {&a.dx, "dx"},
+                         {&a.dh0, "dh0"}, {&a.dc0, "dc0"}, {&a.dkernel, "dkernel"},
+                         {&a.drecurrent_kernel, "drecurrent_kernel"}, {&a.dbias, "dbias"}})
+    check_contiguous(*v, what);
+  dispatch_floating(d.dtype, "explicit_rnn_backward", [&](auto tag) {
+    backward_pass<decltype(tag)>(be, d, a, *ws);
+  });
+}
+
+// ---- the tape entry -----------------------------------------------------------------------
+
+RnnSequenceResult rnn_sequence(Backend& be, const RnnDesc& config, const RnnSequenceArgs& args,
+                               const std::string& who) {
+  RnnDesc d = complete_desc(config, args, who);
+  LOOM_CHECK(args.x.device().kind == be.device_kind(),
+             "{}: x is on {} but the backend {} runs another device", who, args.x.device().str(),
+             be.name());
+
+  // Tape inputs, and where each of x, h0, c0, W, U, b sits among them (-1: absent).
+  enum { X, H0, C0, KERNEL, RECURRENT, BIAS, N_SLOTS };
+  std::vector<Tensor> inputs;
+  std::vector<int> index(N_SLOTS, -1);
+  auto add_input = [&](int slot, const Tensor& t) {
+    if (!t.defined()) return;
+    index[slot] = static_cast<int>(inputs.size());
+    inputs.push_back(t);
+  };
+  add_input(X, args.x);
+  if (d.has_initial_state) {
+    add_input(H0, args.initial_state[0]);
+    if (d.states() == 2) add_input(C0, args.initial_state[1]);
+  }
+  add_input(KERNEL, args.kernel);
+  add_input(RECURRENT, args.recurrent_kernel);
+  add_input(BIAS, args.bias);
+  d.training = any_requires_grad(inputs);
+
+  // Contiguous values (no copies when already contiguous), kept alive with
+  // the views for as long as backward may read them.
+  std::vector<Tensor> keep;
+  auto hold = [&](const Tensor& t) {
+    if (!t.defined()) return StridedView{};
+    keep.push_back(contiguous_value(t));
+    return keep.back().view();
+  };
+  RnnForwardArgs fa;
+  fa.x = hold(args.x);
+  fa.mask = hold(args.mask);
+  if (d.has_initial_state) {
+    fa.h0 = hold(args.initial_state[0]);
+    if (d.states() == 2) fa.c0 = hold(args.initial_state[1]);
+  }
+  fa.kernel = hold(args.kernel);
+  fa.recurrent_kernel = hold(args.recurrent_kernel);
+  fa.bias = hold(args.bias);
+  fa.input_dropout = hold(args.input_dropout_mask);
+  fa.recurrent_dropout = hold(args.recurrent_dropout_mask);
+
+  RnnSequenceResult r;
+  r.output = d.return_sequences ? Tensor::empty({d.B, d.T, d.H}, d.dtype)
+                                : Tensor::empty({d.B, d.H}, d.dtype);
+  for (int k = 0; k < d.states(); ++k) r.states.push_back(Tensor::empty({d.B, d.H}, d.dtype));
+  fa.y = r.output.view();
+  fa.hT = r.states[0].view();
+  if (d.states() == 2) fa.cT = r.states[1].view();
+
+  // The backend's own RNN when it has one for this configuration, else the explicit BPTT.
+  const bool own = be.supports_rnn(d);
+  std::shared_ptr<RnnWorkspace> ws = own ? be.rnn_forward(d, fa) : explicit_rnn_forward(be, d, fa);
+  if (!d.training) return r;
+
+  std::vector<bool> wants(N_SLOTS, false);
+  for (int k = 0; k < N_SLOTS; ++k) wants[k] = index[k] >= 0 && inputs[index[k]].requires_grad();
+  std::vector<Tensor> outs{r.output};
+  outs.insert(outs.end(), r.states.begin(), r.states.end());
+  Backend* backend = &be;
+  record(rnn_cell_kind_name(d.cell), inputs, outs,
+         [d, fa, ws, keep, index, wants, own, backend,
+          n_inputs = inputs.size()](const std::vector<Tensor>& douts) {
+           const int64_t GH = d.gates() * d.H;
+           const Shape shapes[N_SLOTS] = {{d.B, d.T, d.F}, {d.B, d.H}, {d.B, d.H}, {d.F, GH},
+                                          {d.H, GH},
+                                          is_gru_after(d) ? Shape{2, GH} : Shape{GH}};
+           std::vector<Tensor> grads(n_inputs), slot(N_SLOTS);
+           for (int k = 0; k < N_SLOTS; ++k)
+             if (wants[k]) grads[index[k]] = slot[k] = Tensor::empty(shapes[k], d.dtype);
+           auto view_of = [](const Tensor& t) { return t.defined() ? t.view() : StridedView{}; };
+           std::vector<Tensor> cot;
+           for (const Tensor& t : douts) cot.push_back(contiguous_value(t));
+           RnnBackwardArgs ba;
+           ba.fwd = fa;
+           ba.dy = cot[0].view();
+           ba.dhT = cot[1].view();
+           if (d.states() == 2) ba.dcT = cot[2].view();
+           ba.dx = view_of(slot[X]);
+           ba.dh0 = view_of(slot[H0]);
+           ba.dc0 = view_of(slot[C0]);
+           ba.dkernel = view_of(slot[KERNEL]);
+           ba.drecurrent_kernel = view_of(slot[RECURRENT]);
+           ba.dbias = view_of(slot[BIAS]);
+           if (own) backend->rnn_backward(d, ba, *ws);
+           else explicit_rnn_backward(*backend, d, ba, *ws);
+           return grads;
+         });
+  r.output = outs[0];
+  for (size_t k = 0; k < r.states.size(); ++k) r.states[k] = outs[k + 1];
+  return r;
+}
+
+RnnSequenceResult rnn_sequence(const RnnDesc& config, const RnnSequenceArgs& args,
+                               const std::string& who) {
+  LOOM_CHECK(args.x.defined(), "{}: x is undefined", who);
+  return rnn_sequence(backend_for(args.x.device()), config, args, who);
+}
+
+}  // namespace loom

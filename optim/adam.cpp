@@ -1,0 +1,90 @@
+// Adam (and AMSGrad), as tf.keras.optimizers.Adam; the formula is written
+// out in optim/optimizers.h.
+#include <cmath>
+
+#include "optim/kernels.h"
+#include "optim/optimizers.h"
+
+namespace loom {
+
+using namespace config_io;
+using optim_detail::clip_value;
+
+Adam::Adam(const AdamOptions& o)
+    : Optimizer("Adam", o.learning_rate,
+                {o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm}),
+      beta_1_(o.beta_1),
+      beta_2_(o.beta_2),
+      epsilon_(o.epsilon),
+      amsgrad_(o.amsgrad) {
+  check_range("beta_1", beta_1_, 0.0, 1.0, /*high_open=*/true);
+  check_range("beta_2", beta_2_, 0.0, 1.0, /*high_open=*/true);
+  check_non_negative("epsilon", epsilon_);
+}
+
+std::vector<Optimizer::SlotSpec> Adam::slot_specs() const {
+  if (amsgrad_) return {{"m", 0.0}, {"v", 0.0}, {"vhat", 0.0}};
+  return {{"m", 0.0}, {"v", 0.0}};
+}
+
+void Adam::apply_update(const UpdateArgs& a) {
+  dispatch_floating(a.value.dtype(), "Adam", [&](auto tag) {
+    using T = decltype(tag);
+    T* w = a.value.template data<T>();
+    const T* graw = a.grad.template data<T>();
+    T* m = a.slots[0].template data<T>();
+    T* v = a.slots[1].template data<T>();
+    T* vhat = amsgrad_ ? a.slots[2].template data<T>() : nullptr;
+    const T scale = static_cast<T>(a.grad_scale), clip = static_cast<T>(a.grad_clip);
+    const T lr = static_cast<T>(a.lr), wd = static_cast<T>(a.weight_decay);
+    // Scalars in the parameter's dtype, as Keras casts them:
+    // alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+    const T t = static_cast<T>(a.t);
+    const T b1_power = std::pow(static_cast<T>(beta_1_), t);
+    const T b2_power = std::pow(static_cast<T>(beta_2_), t);
+    const T alpha = lr * std::sqrt(T(1) - b2_power) / (T(1) - b1_power);
+    const T one_minus_b1 = static_cast<T>(1.0 - beta_1_);
+    const T one_minus_b2 = static_cast<T>(1.0 - beta_2_);
+    const T eps = static_cast<T>(epsilon_);
+    const Region& r = a.region;
+    if (vhat == nullptr) {
+      optim_detail::for_each_span(r.numel, r.row_len, r.rows, r.nrows, [=](int64_t b, int64_t e) {
+#pragma omp simd
+        for (int64_t i = b; i < e; ++i) {
+          const T g = scale * clip_value(graw[i], clip);
+          const T wi = w[i] - w[i] * wd * lr;  // decoupled weight decay
+          const T mi = m[i] + (g - m[i]) * one_minus_b1;
+          const T vi = v[i] + (g * g - v[i]) * one_minus_b2;
+          m[i] = mi;
+          v[i] = vi;
+          w[i] = wi - (mi * alpha) / (std::sqrt(vi) + eps);
+        }
+      });
+      return;
+    }
+    optim_detail::for_each_span(r.numel, r.row_len, r.rows, r.nrows, [=](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) {
+        const T g = scale * clip_value(graw[i], clip);
+        const T wi = w[i] - w[i] * wd * lr;
+        const T mi = m[i] + (g - m[i]) * one_minus_b1;
+        const T vi = v[i] + (g * g - v[i]) * one_minus_b2;
+        // AMSGrad: the denominator uses the running maximum of v.
+        const T vh = std::max(vhat[i], vi);
+        m[i] = mi;
+        v[i] = vi;
+        vhat[i] = vh;
+        w[i] = wi - (mi * alpha) / (std::sqrt(vh) + eps);
+      }
+    });
+  });
+}
+
+void Adam::add_config(OptimizerConfig& c) const {
+  c["beta_1"] = format_double(beta_1_);
+  c["beta_2"] = format_double(beta_2_);
+  c["epsilon"] = format_double(epsilon_);
+  c["amsgrad"] = format_bool(amsgrad_);
+}
+
+}  // namespace loom

@@ -1,0 +1,439 @@
+// loom_parity: runs recurrent-layer parity cases (format rnn-parity/1,
+// shared/PARITY_FORMAT.md) through Loom and compares with the recorded
+// reference results.
+//
+//   loom_parity [--backend NAME] [--dtype f32|f64] [--quiet] FILE_OR_DIR...
+//
+// Directories are searched recursively for *.json, each directory's files
+// in sorted order. For every case: build the layer (optionally wrapped in
+// Bidirectional), load its weights, run forward on inputs/mask/initial_state,
+// and take the gradients of loss = sum_k <outputs[k], cotangents[k]> through
+// the tape with respect to the inputs, the initial states and every weight.
+// One line per case:
+//   PASS name fwd=1.2e-07 (output 0) grad=3.4e-06 (weights.forward.kernel)
+// Errors are max |loom - ref| / (1 + |ref|) over a tensor; a case passes when
+// every forward error is <= 1e-5 and every gradient error <= 1e-4. A file
+// that cannot be read or does not follow the format is a FAIL naming the
+// file and the reason. Exit status 0 only when every case passed.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loom.h"
+
+namespace fs = std::filesystem;
+using namespace loom;
+
+namespace {
+
+constexpr double kForwardTol = 1e-5;   // PARITY_FORMAT.md
+constexpr double kGradientTol = 1e-4;  // PARITY_FORMAT.md
+
+struct Options {
+  std::string backend = "reference";
+  DType dtype = DType::f32;
+  bool quiet = false;  // print FAIL lines and the summary only
+  std::vector<std::string> paths;
+};
+
+// The worst element of a group of tensor comparisons.
+struct Worst {
+  double error = 0.0;
+  std::string where = "-";  // tensor label, e.g. "output 1" or "weights.kernel"
+  std::string detail;       // the element and both values, for FAIL lines
+  // Records `err` unless a larger one is already held; NaN always wins.
+  void offer(double err, const std::string& label, const std::string& det) {
+    if (where == "-" || (std::isnan(err) ? !std::isnan(error) : err > error)) {
+      error = err;
+      where = label;
+      detail = det;
+    }
+  }
+};
+
+// Case-file errors name the file and the field.
+struct CaseContext {
+  std::string path;
+  [[noreturn]] void bad(const std::string& field, const std::string& why) const {
+    fail("{}: field '{}': {}", path, field, why);
+  }
+};
+
+std::string index_str(const Shape& shape, int64_t flat) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t k = shape.size(); k-- > 0;) {
+    idx[k] = flat % shape[k];
+    flat /= shape[k];
+  }
+  return fmt::format("[{}]", fmt::join(idx, ","));
+}
+
+// A case array as a tensor of `dtype`. Values are rounded to float32 first:
+// the files hold float32 values (%.9g round-trips), so the f64 run sees
+// exactly the numbers the reference consumed.
+Tensor tensor_from_json(const CaseContext& c, const Json& j, const std::string& field,
+                        DType dtype) {
+  NumericArray a;
+  try {
+    a = j.to_numeric_array();
+  } catch (const Error& e) {
+    c.bad(field, e.what());
+  }
+  if (a.shape.empty()) c.bad(field, "expected an array, got a bare number");
+  std::vector<double> v(a.values.size());
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(static_cast<float>(a.values[i]));
+  return Tensor::from_vector(v, a.shape).to(dtype);
+}
+
+// Copies a case's weight into a layer's parameter (in place: it stays the
+// same leaf the layer computes with).
+void load_weight(const CaseContext& c, const Json& weights, const std::string& key,
+                 const ParameterPtr& param, const std::string& field, DType dtype) {
+  const Json* j = weights.find(key);
+  if (!param) {
+    if (j && !j->is_null()) c.bad(field, "present, but the layer has no such weight (use_bias false?)");
+    return;
+  }
+  if (!j || j->is_null()) c.bad(field, fmt::format("missing; the layer has {} of shape {}",
+                                                   param->name, shape_str(param->value.shape())));
+  const Tensor v = tensor_from_json(c, *j, field, dtype);
+  if (v.shape() != param->value.shape())
+    c.bad(field, fmt::format("shape {} does not match the layer's {} {}", shape_str(v.shape()),
+                             param->name, shape_str(param->value.shape())));
+  LOOM_CHECK(param->value.is_contiguous(), "{}: parameter {} is not contiguous", c.path, param->name);
+  NoGradGuard no_grad;
+  const std::vector<double> src = v.to_vector<double>();
+  if (dtype == DType::f32) {
+    float* dst = param->value.data<float>();
+    for (size_t i = 0; i < src.size(); ++i) dst[i] = static_cast<float>(src[i]);
+  } else {
+    double* dst = param->value.data<double>();
+    std::copy(src.begin(), src.end(), dst);
+  }
+}
+
+// The layer's weights with their case names ("weights.kernel",
+// "weights.forward.bias", ...), in the order of the case's grads.weights.
+struct NamedWeight {
+  std::string field;  // "weights.forward.kernel"
+  std::string key;    // "kernel"
+  std::string group;  // "" or "forward"/"backward"
+  ParameterPtr param;
+};
+
+std::vector<NamedWeight> weights_of(const BuiltinRNN& layer, const std::string& group) {
+  const std::string prefix = group.empty() ? "weights." : "weights." + group + ".";
+  std::vector<NamedWeight> out{{prefix + "kernel", "kernel", group, layer.kernel()},
+                               {prefix + "recurrent_kernel", "recurrent_kernel", group,
+                                layer.recurrent_kernel()}};
+  if (layer.bias()) out.push_back({prefix + "bias", "bias", group, layer.bias()});
+  return out;
+}
+
+std::shared_ptr<BuiltinRNN> make_layer_from_case(const CaseContext& c, const Json& layer) {
+  auto str = [&](const char* key, const char* fallback) -> std::string {
+    const Json* v = layer.find(key);
+    if (!v || v->is_null()) {
+      if (fallback) return fallback;
+      c.bad(std::string("layer.") + key, "missing");
+    }
+    if (!v->is_string()) c.bad(std::string("layer.") + key, fmt::format("expected a string, got {}", v->type_name()));
+    return v->as_string();
+  };
+  auto flag = [&](const char* key, bool fallback) -> bool {
+    const Json* v = layer.find(key);
+    if (!v || v->is_null()) return fallback;
+    if (!v->is_bool()) c.bad(std::string("layer.") + key, fmt::format("expected a boolean, got {}", v->type_name()));
+    return v->as_bool();
+  };
+  if (!layer.is_object()) c.bad("layer", fmt::format("expected an object, got {}", layer.type_name()));
+  const std::string type = str("type", nullptr);
+  const Json* units = layer.find("units");
+  if (!units || !units->is_integer() || units->as_int() <= 0)
+    c.bad("layer.units", "expected a positive integer");
+
+  RecurrentOptions o;
+  o.units = units->as_int();
+  o.activation = str("activation", "tanh");
+  o.recurrent_activation = str("recurrent_activation", "sigmoid");
+  o.use_bias = flag("use_bias", true);
+  o.reset_after = flag("reset_after", true);  // Keras 2's GRU default
+  o.return_sequences = flag("return_sequences", false);
+  o.return_state = flag("return_state", false);
+  o.go_backwards = flag("go_backwards", false);
+  o.zero_output_for_mask = flag("zero_output_for_mask", false);
+  if (type == "SimpleRNN") return SimpleRNN::make(o, "rnn");
+  if (type == "LSTM") return LSTM::make(o, "rnn");
+  if (type == "GRU") return GRU::make(o, "rnn");
+  c.bad("layer.type", fmt::format("unknown type '{}' (expected SimpleRNN, LSTM or GRU)", type));
+}
+
+struct CaseResult {
+  std::string name;
+  bool ok = false;
+  Worst fwd, grad;
+};
+
+// max |a - b| / (1 + |b|) of loom `a` against reference `b` (same shape).
+void compare(const CaseContext& c, const Tensor& a, const Tensor& ref, const std::string& label,
+             Worst& worst) {
+  if (a.shape() != ref.shape())
+    c.bad(label, fmt::format("reference shape {} but Loom computed {}", shape_str(ref.shape()),
+                             shape_str(a.shape())));
+  const std::vector<double> x = a.to_vector<double>(), y = ref.to_vector<double>();
+  double err = 0.0;
+  int64_t at = -1;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double e = std::abs(x[i] - y[i]) / (1.0 + std::abs(y[i]));
+    if (std::isnan(e) || e > err) {
+      err = std::isnan(e) ? std::numeric_limits<double>::quiet_NaN() : e;
+      at = static_cast<int64_t>(i);
+      if (std::isnan(e)) break;
+    }
+  }
+  const std::string det =
+      at < 0 ? "" : fmt::format("{}{}: loom={:.9g} ref={:.9g}", label, index_str(ref.shape(), at),
+                                x[static_cast<size_t>(at)], y[static_cast<size_t>(at)]);
+  worst.offer(err, label, det);
+}
+
+std::vector<Tensor> tensor_list(const CaseContext& c, const Json& j, const std::string& field,
+                                DType dtype) {
+  if (!j.is_array()) c.bad(field, fmt::format("expected a list of tensors, got {}", j.type_name()));
+  std::vector<Tensor> out;
+  for (size_t k = 0; k < j.size(); ++k)
+    out.push_back(tensor_from_json(c, j.at(k), fmt::format("{}[{}]", field, k), dtype));
+  return out;
+}
+
+CaseResult run_case(const std::string& path, DType dtype) {
+  CaseContext c{path};
+  const Json doc = Json::parse_file(path);
+  if (!doc.is_object()) c.bad("(top level)", fmt::format("expected an object, got {}", doc.type_name()));
+  auto need = [&](const char* key) -> const Json& {
+    const Json* v = doc.find(key);
+    if (!v) c.bad(key, "missing");
+    return *v;
+  };
+  if (!need("format").is_string() || need("format").as_string() != "rnn-parity/1")
+    c.bad("format", "expected \"rnn-parity/1\"");
+  CaseResult r;
+  if (!need("name").is_string()) c.bad("name", "expected a string");
+  r.name = need("name").as_string();
+
+  // ---- the layer -------------------------------------------------------------------------
+  const std::shared_ptr<BuiltinRNN> inner = make_layer_from_case(c, need("layer"));
+  const Json& bidir = need("bidirectional");
+  std::shared_ptr<Bidirectional> bi;
+  if (!bidir.is_null()) {
+    if (!bidir.is_object()) c.bad("bidirectional", "expected null or an object");
+    const Json* mm = bidir.find("merge_mode");
+    if (!mm) c.bad("bidirectional.merge_mode", "missing (null means none)");
+    if (!mm->is_null() && !mm->is_string()) c.bad("bidirectional.merge_mode", "expected a string or null");
+    Bidirectional::Options bo;
+    bo.merge_mode = mm->is_null() ? "none" : mm->as_string();
+    bi = Bidirectional::make(inner, bo, "bidirectional");
+  }
+  Layer& layer = bi ? static_cast<Layer&>(*bi) : static_cast<Layer&>(*inner);
+
+  // ---- inputs ----------------------------------------------------------------------------
+  Tensor x = tensor_from_json(c, need("inputs"), "inputs", dtype);
+  if (x.ndim() != 3) c.bad("inputs", fmt::format("expected (batch, timesteps, features), got {}", shape_str(x.shape())));
+  x.set_requires_grad(true);
+  const int64_t B = x.dim(0), T = x.dim(1);
+  Tensor mask;
+  if (!need("mask").is_null()) {
+    mask = tensor_from_json(c, need("mask"), "mask", dtype);
+    if (mask.shape() != Shape({B, T}))
+      c.bad("mask", fmt::format("shape {} does not match inputs (B,T) = {}", shape_str(mask.shape()), shape_str({B, T})));
+  }
+  std::vector<Tensor> initial;
+  if (!need("initial_state").is_null()) {
+    initial = tensor_list(c, need("initial_state"), "initial_state", dtype);
+    for (Tensor& s : initial) s.set_requires_grad(true);
+  }
+
+  layer.ensure_built({x.shape()}, {dtype});
+  std::vector<NamedWeight> weights;
+  const Json& wj = need("weights");
+  if (!wj.is_object()) c.bad("weights", "expected an object");
+  if (bi) {
+    auto bw = std::dynamic_pointer_cast<BuiltinRNN>(bi->backward_layer());
+    LOOM_CHECK(bw != nullptr, "{}: the backward layer is not a built-in RNN", path);
+    for (auto& w : weights_of(*inner, "forward")) weights.push_back(w);
+    for (auto& w : weights_of(*bw, "backward")) weights.push_back(w);
+    for (const char* g : {"forward", "backward"})
+      if (!wj.find(g) || !wj.at(g).is_object()) c.bad(std::string("weights.") + g, "missing or not an object");
+  } else {
+    weights = weights_of(*inner, "");
+  }
+  for (const NamedWeight& w : weights)
+    load_weight(c, w.group.empty() ? wj : wj.at(w.group), w.key, w.param, w.field, dtype);
+  if (!inner->bias()) {  // use_bias false: a bias in the file would be ignored silently
+    const Json& g = bi ? wj.at("forward") : wj;
+    if (g.find("bias") && !g.at("bias").is_null()) c.bad(bi ? "weights.forward.bias" : "weights.bias", "present although use_bias is false");
+  }
+
+  // ---- forward ---------------------------------------------------------------------------
+  RnnCallArgs args;
+  args.mask = mask;
+  args.initial_state = initial;
+  args.training = false;
+  const LayerOutput out = bi ? bi->run(x, args) : inner->run(x, args);
+
+  const std::vector<Tensor> ref_out = tensor_list(c, need("outputs"), "outputs", dtype);
+  if (ref_out.size() != out.size())
+    c.bad("outputs", fmt::format("{} reference outputs but the layer returned {}", ref_out.size(), out.size()));
+  for (size_t k = 0; k < out.size(); ++k) compare(c, out[k], ref_out[k], fmt::format("output {}", k), r.fwd);
+
+  // ---- gradients of sum_k <outputs[k], cotangents[k]> --------------------------------------
+  const std::vector<Tensor> cot = tensor_list(c, need("cotangents"), "cotangents", dtype);
+  if (cot.size() != out.size())
+    c.bad("cotangents", fmt::format("{} cotangents for {} outputs", cot.size(), out.size()));
+  for (size_t k = 0; k < cot.size(); ++k)
+    if (cot[k].shape() != out[k].shape())
+      c.bad(fmt::format("cotangents[{}]", k), fmt::format("shape {} but output {} is {}", shape_str(cot[k].shape()), k, shape_str(out[k].shape())));
+
+  std::vector<Tensor> wrt{x};
+  wrt.insert(wrt.end(), initial.begin(), initial.end());
+  for (const NamedWeight& w : weights) wrt.push_back(w.param->value);
+  const std::vector<Tensor> g = loom::grad(out.tensors, cot, wrt);
+
+  const Json& gj = need("grads");
+  if (!gj.is_object()) c.bad("grads", "expected an object");
+  auto gfield = [&](const char* key) -> const Json& {
+    const Json* v = gj.find(key);
+    if (!v || v->is_null()) c.bad(std::string("grads.") + key, "missing");
+    return *v;
+  };
+  size_t gi = 0;
+  compare(c, g[gi++], tensor_from_json(c, gfield("inputs"), "grads.inputs", dtype), "inputs", r.grad);
+  if (!initial.empty()) {
+    const std::vector<Tensor> ref = tensor_list(c, gfield("initial_state"), "grads.initial_state", dtype);
+    if (ref.size() != initial.size())
+      c.bad("grads.initial_state", fmt::format("{} tensors for {} initial states", ref.size(), initial.size()));
+    for (size_t k = 0; k < ref.size(); ++k)
+      compare(c, g[gi++], ref[k], fmt::format("initial_state[{}]", k), r.grad);
+  }
+  const Json& gw = gfield("weights");
+  for (const NamedWeight& w : weights) {
+    const std::string field = "grads." + w.field;
+    const Json* group = w.group.empty() ? &gw : gw.find(w.group);
+    if (!group || !group->find(w.key)) c.bad(field, "missing");
+    compare(c, g[gi++], tensor_from_json(c, group->at(w.key), field, dtype), w.field, r.grad);
+  }
+
+  r.ok = r.fwd.error <= kForwardTol && r.grad.error <= kGradientTol;  // false for NaN
+  return r;
+}
+
+// Case files under each path: a file as given, a directory's *.json
+// recursively, sorted within each directory argument.
+std::vector<std::string> collect(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : fs::recursive_directory_iterator(p))
+        if (e.is_regular_file() && e.path().extension() == ".json") found.push_back(e.path().string());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) fail("loom_parity: no *.json case files under {}", p);
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::exists(p, ec)) {
+      files.push_back(p);
+    } else {
+      fail("loom_parity: {} does not exist", p);
+    }
+  }
+  return files;
+}
+
+void usage(std::FILE* to) {
+  std::fprintf(to,
+               "usage: loom_parity [--backend NAME] [--dtype f32|f64] [--quiet] FILE_OR_DIR...\n"
+               "Runs rnn-parity/1 case files (directories recursively) and prints one PASS/FAIL\n"
+               "line per case; exit status 0 only when every case passes.\n");
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      LOOM_CHECK(i + 1 < argc, "loom_parity: {} needs a value", a);
+      return argv[++i];
+    };
+    if (a == "--backend") {
+      o.backend = value();
+    } else if (a == "--dtype") {
+      const std::string d = value();
+      LOOM_CHECK(d == "f32" || d == "f64", "loom_parity: --dtype must be f32 or f64, got '{}'", d);
+      o.dtype = d == "f32" ? DType::f32 : DType::f64;
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else if (a == "-h" || a == "--help") {
+      usage(stdout);
+      std::exit(0);
+    } else if (a.rfind("--", 0) == 0) {
+      fail("loom_parity: unknown option {}", a);
+    } else {
+      o.paths.push_back(a);
+    }
+  }
+  LOOM_CHECK(!o.paths.empty(), "loom_parity: no case files or directories given");
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  std::vector<std::string> files;
+  try {
+    opt = parse_args(argc, argv);
+    set_cpu_backend(opt.backend);
+    files = collect(opt.paths);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    usage(stderr);
+    return 2;
+  }
+
+  int passed = 0, failed = 0;
+  for (const std::string& f : files) {
+    CaseResult r;
+    std::string error;
+    try {
+      r = run_case(f, opt.dtype);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!error.empty()) {
+      ++failed;
+      // Case errors start with the file's path already; others get it added.
+      if (error.rfind(f, 0) == 0) std::printf("FAIL %s\n", error.c_str());
+      else std::printf("FAIL %s: %s\n", f.c_str(), error.c_str());
+    } else {
+      r.ok ? ++passed : ++failed;
+      if (!r.ok || !opt.quiet) {
+        std::printf("%s %s fwd=%.1e (%s) grad=%.1e (%s)", r.ok ? "PASS" : "FAIL", r.name.c_str(),
+                    r.fwd.error, r.fwd.where.c_str(), r.grad.error, r.grad.where.c_str());
+        if (!r.ok) {
+          const Worst& w = r.fwd.error > kForwardTol || std::isnan(r.fwd.error) ? r.fwd : r.grad;
+          std::printf("  worst %s", w.detail.c_str());
+        }
+        std::printf("\n");
+      }
+    }
+    std::fflush(stdout);
+  }
+  std::printf("loom_parity: %d passed, %d failed of %zu (backend %s, %s)\n", passed, failed,
+              files.size(), opt.backend.c_str(), dtype_name(opt.dtype));
+  return failed == 0 ? 0 : 1;
+}
