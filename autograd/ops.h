@@ -40,10 +40,11 @@ Tensor compare(const Tensor& a, double b, Compare c);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // Sums `t` down to `shape` (the reverse of broadcasting), used by backward.
 Tensor sum_to(const Tensor& t, const Shape& shape);
-// A broadcast view of t with `shape` (stride 0 on broadcast axes), no copy.
-// Not recorded (a kernel helper): gradients do not flow through it; the
-// broadcasting arithmetic above is the differentiable way to broadcast.
+// A broadcast view of t with `shape` (stride 0 on broadcast axes), no copy;
+// differentiable (dt = dout summed back to t's shape).
 Tensor expand(const Tensor& t, const Shape& shape);
+// The same view, not recorded: for handing broadcast operands to kernels.
+Tensor broadcast_view(const Tensor& t, const Shape& shape);
 
 // ---- element-wise math (ops/unary.cpp) -----------------------------------------
 Tensor neg(const Tensor& x);

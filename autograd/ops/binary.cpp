@@ -23,7 +23,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-Tensor expand(const Tensor& t, const Shape& shape) {
+Tensor broadcast_view(const Tensor& t, const Shape& shape) {
   LOOM_CHECK(shape.size() >= t.shape().size(), "expand: cannot expand shape {} to {}",
              shape_str(t.shape()), shape_str(shape));
   const size_t lead = shape.size() - t.shape().size();
@@ -35,6 +35,15 @@ Tensor expand(const Tensor& t, const Shape& shape) {
     strides[lead + i] = d == 1 ? 0 : t.strides()[i];
   }
   return make_view(t, shape, strides, t.offset());
+}
+
+// out = t broadcast to shape;  dt = sum_to(dout, t's shape)
+Tensor expand(const Tensor& t, const Shape& shape) {
+  Tensor out = broadcast_view(t, shape);
+  if (!any_requires_grad({t})) return out;
+  Shape st = t.shape();
+  return record("expand", {t}, out,
+                [st](const Tensor& d) { return std::vector<Tensor>{sum_to(d, st)}; });
 }
 
 Tensor sum_to(const Tensor& t, const Shape& shape) {
@@ -62,7 +71,8 @@ Tensor binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_same_dtype(binary_op_name(op), a, b);
   Shape s = broadcast_shapes(a.shape(), b.shape(), binary_op_name(op));
   Tensor out = Tensor::empty(s, a.dtype(), a.device());
-  backend_for(a.device()).binary(op, expand(a, s).view(), expand(b, s).view(), out.view());
+  backend_for(a.device()).binary(op, broadcast_view(a, s).view(), broadcast_view(b, s).view(),
+                                 out.view());
   return out;
 }
 

@@ -52,13 +52,13 @@ Tensor dropout(const Tensor& x, double rate, bool training, Generator& gen,
 
   Tensor mask = make_mask(ns, rate, x.dtype(), x.device(), gen);  // (N)
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_for(x.device()).binary(BinaryOp::mul, x.view(), expand(mask, x.shape()).view(),
+  backend_for(x.device()).binary(BinaryOp::mul, x.view(), broadcast_view(mask, x.shape()).view(),
                                  out.view());
   if (!any_requires_grad({x})) return out;
   Shape sx = x.shape();
   return record("dropout", {x}, out, [mask, sx](const Tensor& d) {
     Tensor dx = Tensor::empty(sx, d.dtype(), d.device());
-    backend_for(d.device()).binary(BinaryOp::mul, d.view(), expand(mask, sx).view(), dx.view());
+    backend_for(d.device()).binary(BinaryOp::mul, d.view(), broadcast_view(mask, sx).view(), dx.view());
     return std::vector<Tensor>{dx};
   });
 }

@@ -60,7 +60,7 @@ Tensor sum(const Tensor& x, const std::vector<int>& axes_in, bool keepdims) {
   if (!any_requires_grad({x})) return out;
   Shape sx = x.shape(), sk = kept_shape(x.shape(), axes);
   return record("sum", {x}, out, [sx, sk](const Tensor& d) {
-    return std::vector<Tensor>{contiguous(expand(d.reshape(sk), sx))};
+    return std::vector<Tensor>{contiguous(broadcast_view(d.reshape(sk), sx))};
   });
 }
 
@@ -83,11 +83,11 @@ Tensor extreme(const Tensor& x, const std::vector<int>& axes_in, bool keepdims, 
   Tensor out = keepdims ? kept : make_view(kept, sd, contiguous_strides(sd), 0);
   if (!any_requires_grad({x})) return out;
   Shape sx = x.shape(), sk = kept.shape();
-  Tensor hit = compare(x.detach(), expand(kept, sx), Compare::eq);  // (S) 1 at the extremum
+  Tensor hit = compare(x.detach(), broadcast_view(kept, sx), Compare::eq);  // (S) 1 at the extremum
   Tensor count = reduce_kernel(ReduceOp::sum, hit, axes);           // (S kept)
   return record(name, {x}, out, [hit, count, sk, sx](const Tensor& d) {
     Tensor share = div(d.reshape(sk), count);
-    return std::vector<Tensor>{mul(hit, expand(share, sx))};
+    return std::vector<Tensor>{mul(hit, broadcast_view(share, sx))};
   });
 }
 }  // namespace

@@ -14,7 +14,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape s = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(),
                              "where");
   Tensor out = Tensor::empty(s, a.dtype(), a.device());
-  backend_for(a.device()).where(expand(cond, s).view(), expand(a, s).view(), expand(b, s).view(),
+  backend_for(a.device()).where(broadcast_view(cond, s).view(), broadcast_view(a, s).view(),
+                                broadcast_view(b, s).view(),
                                 out.view());
   if (!any_requires_grad({a, b})) return out;
   Tensor c = cond.detach();

@@ -17,6 +17,14 @@ namespace loom {
 
 using ref::for_each_row;
 
+// The element-wise loops call these with a compile-time op; inlining them
+// folds the switch away so the loop can vectorize.
+#if defined(__GNUC__)
+#define LOOM_ALWAYS_INLINE [[gnu::always_inline]] inline
+#else
+#define LOOM_ALWAYS_INLINE inline
+#endif
+
 namespace {
 
 // ---- f32 exp, tanh and sigmoid without libm calls ----------------------------------
@@ -28,10 +36,11 @@ namespace {
 // e^x: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-7 Taylor polynomial
 // (truncation error < 1e-8 relative), 2^n applied as two normal powers of two
 // so results down in the subnormal range and up to FLT_MAX stay right.
-inline float exp_f32(float x) {
+LOOM_ALWAYS_INLINE float exp_f32(float x) {
   float xc = x > -104.0f ? x : -104.0f;  // also maps NaN to a finite value here
   xc = xc < 89.0f ? xc : 89.0f;          // beyond these the result is 0 or inf anyway
-  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  // Round to nearest by adding and removing 1.5 * 2^23 (floorf would not vectorize).
+  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   // Cody-Waite: ln2_hi has few bits, so n * ln2_hi is exact.
   const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
   float p = 1.0f / 5040;
@@ -51,7 +60,7 @@ inline float exp_f32(float x) {
 
 // tanh: the odd Taylor series through x^19 below |x| = 0.55 (where it has
 // converged to < 1e-8 relative), else (1 - e) / (1 + e) with e = e^(-2|x|).
-inline float tanh_f32(float x) {
+LOOM_ALWAYS_INLINE float tanh_f32(float x) {
   const float ax = std::abs(x), x2 = x * x;
   float p = -443861162.0f / 1856156927625.0f;
   p = p * x2 + 6404582.0f / 10854718875.0f;
@@ -62,21 +71,22 @@ inline float tanh_f32(float x) {
   p = p * x2 + -17.0f / 315.0f;
   p = p * x2 + 2.0f / 15.0f;
   p = p * x2 + -1.0f / 3.0f;
-  const float small = x + x * x2 * p;
+  const float small = ax + ax * x2 * p;
   const float e = exp_f32(-2.0f * ax);
-  const float big = std::copysign((1.0f - e) / (1.0f + e), x);
-  return ax < 0.55f ? small : big;  // NaN: ax < 0.55 fails and big is NaN
+  const float big = (1.0f - e) / (1.0f + e);
+  // tanh is odd; copysign keeps tanh(-0) = -0. NaN: ax < 0.55 fails, big is NaN.
+  return std::copysign(ax < 0.55f ? small : big, x);
 }
 
 // 1 / (1 + e^-x) from e = e^-|x| <= 1, so nothing overflows.
-inline float sigmoid_f32(float x) {
+LOOM_ALWAYS_INLINE float sigmoid_f32(float x) {
   const float e = exp_f32(-std::abs(x));
   const float s = 1.0f / (1.0f + e);
   return x >= 0.0f ? s : e * s;
 }
 
 template <typename T>
-T unary_value(UnaryOp op, T x) {
+LOOM_ALWAYS_INLINE T unary_value(UnaryOp op, T x) {
   switch (op) {
     case UnaryOp::copy: return x;
     case UnaryOp::neg: return -x;
@@ -97,7 +107,7 @@ T unary_value(UnaryOp op, T x) {
         return e / (T(1) + e);
       }
     case UnaryOp::hard_sigmoid: return std::min(T(1), std::max(T(0), T(0.2) * x + T(0.5)));
-    case UnaryOp::relu: return x > T(0) ? x : T(0);
+    case UnaryOp::relu: return x < T(0) ? T(0) : x;  // NaN stays NaN
     case UnaryOp::softplus:  // log(1 + e^x) without overflow
       return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
     case UnaryOp::sqrt: return std::sqrt(x);
@@ -110,7 +120,7 @@ T unary_value(UnaryOp op, T x) {
 
 // d op / d x expressed with `s` = y for grad_uses_output ops, x otherwise.
 template <typename T>
-T unary_derivative(UnaryOp op, T s) {
+LOOM_ALWAYS_INLINE T unary_derivative(UnaryOp op, T s) {
   switch (op) {
     case UnaryOp::copy: return T(1);
     case UnaryOp::neg: return T(-1);
@@ -133,7 +143,7 @@ T unary_derivative(UnaryOp op, T s) {
 }
 
 template <typename T>
-T binary_value(BinaryOp op, T a, T b) {
+LOOM_ALWAYS_INLINE T binary_value(BinaryOp op, T a, T b) {
   switch (op) {
     case BinaryOp::add: return a + b;
     case BinaryOp::sub: return a - b;
@@ -338,65 +348,199 @@ void ReferenceBackend::where(const StridedView& cond, const StridedView& a, cons
   });
 }
 
+namespace {
+
+// One axis of a reduction after merging: extent, src stride, dst stride (0
+// for a reduced axis) and whether it is reduced.
+struct ReduceDim {
+  int64_t n, ss, ds;
+  bool red;
+};
+
+// Start value and step of each reduction. Sums accumulate in double (or
+// int64) so long f32 reductions stay accurate; max/min let NaN win.
+template <typename T>
+using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+template <typename T>
+T reduce_start(ReduceOp op) {
+  if constexpr (std::is_floating_point_v<T>)
+    return op == ReduceOp::max ? -std::numeric_limits<T>::infinity()
+                               : std::numeric_limits<T>::infinity();
+  else
+    return op == ReduceOp::max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+}
+
+template <typename T>
+T max_step(T acc, T v) {
+  return (v > acc || v != v) ? v : acc;
+}
+template <typename T>
+T min_step(T acc, T v) {
+  return (v < acc || v != v) ? v : acc;
+}
+
+// Reduces the contiguous run x[0, n).
+template <typename T>
+T reduce_run(ReduceOp op, const T* x, int64_t n) {
+  if (op == ReduceOp::sum) {
+    SumAcc<T> acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; ++i) acc += static_cast<SumAcc<T>>(x[i]);
+    return static_cast<T>(acc);
+  }
+  // Independent lanes, so the compare-and-select loop vectorizes (GCC does
+  // not vectorize a NaN-aware max reduction written as one accumulator).
+  constexpr int kLanes = 16;
+  T lanes[kLanes];
+  std::fill(lanes, lanes + kLanes, reduce_start<T>(op));
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    if (op == ReduceOp::max)
+      for (int l = 0; l < kLanes; ++l) lanes[l] = max_step(lanes[l], x[i + l]);
+    else
+      for (int l = 0; l < kLanes; ++l) lanes[l] = min_step(lanes[l], x[i + l]);
+  }
+  T m = reduce_start<T>(op);
+  for (; i < n; ++i) m = op == ReduceOp::max ? max_step(m, x[i]) : min_step(m, x[i]);
+  for (int l = 0; l < kLanes; ++l)
+    m = op == ReduceOp::max ? max_step(m, lanes[l]) : min_step(m, lanes[l]);
+  return m;
+}
+
+// dst[j] = reduce over r of x[r * rs + j], j in [0, n): whole rows at a time,
+// so the inner loop runs along contiguous memory.
+template <typename T>
+void reduce_columns(ReduceOp op, const T* x, int64_t rows, int64_t rs, int64_t n, T* dst) {
+  constexpr int64_t kBlock = 512;  // accumulators stay in L1
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t nb = std::min(kBlock, n - j0);
+    if (op == ReduceOp::sum) {
+      SumAcc<T> acc[kBlock] = {};
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* row = x + r * rs + j0;
+        for (int64_t j = 0; j < nb; ++j) acc[j] += static_cast<SumAcc<T>>(row[j]);
+      }
+      for (int64_t j = 0; j < nb; ++j) dst[j0 + j] = static_cast<T>(acc[j]);
+    } else {
+      T acc[kBlock];
+      std::fill(acc, acc + nb, reduce_start<T>(op));
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* row = x + r * rs + j0;
+        if (op == ReduceOp::max)
+          for (int64_t j = 0; j < nb; ++j) acc[j] = max_step(acc[j], row[j]);
+        else
+          for (int64_t j = 0; j < nb; ++j) acc[j] = min_step(acc[j], row[j]);
+      }
+      std::copy(acc, acc + nb, dst + j0);
+    }
+  }
+}
+
+}  // namespace
+
 void ReferenceBackend::reduce(ReduceOp op, const StridedView& src, const StridedView& dst) {
   check_same_dtype("reduce", src, dst);
   LOOM_CHECK(src.ndim == dst.ndim, "reduce: ndim mismatch {} vs {}", src.ndim, dst.ndim);
-  // Split dims into kept (outer, parallel over dst elements) and reduced
-  // (inner). Each dst element reduces its own slice; sums accumulate in double
-  // for f32 so long reductions stay accurate.
-  int64_t kept_shape[kMaxDims], kept_src[kMaxDims], kept_dst[kMaxDims];
-  int64_t red_shape[kMaxDims], red_src[kMaxDims];
-  int nk = 0, nr = 0;
+  // Merge axes: size-1 axes drop out, and neighbouring axes of the same kind
+  // (both reduced, or both kept) merge when their strides nest, so a
+  // contiguous tensor becomes at most a few runs of kept and reduced axes.
+  ReduceDim dims[kMaxDims];
+  int nd = 0;
   for (int d = 0; d < src.ndim; ++d) {
-    if (dst.shape[d] == 1 && src.shape[d] != 1) {
-      red_shape[nr] = src.shape[d];
-      red_src[nr++] = src.strides[d];
-    } else {
+    const bool red = dst.shape[d] == 1 && src.shape[d] != 1;
+    if (!red)
       LOOM_CHECK(dst.shape[d] == src.shape[d], "reduce: dst extent {} vs src extent {} at axis {}",
                  dst.shape[d], src.shape[d], d);
-      kept_shape[nk] = src.shape[d];
-      kept_src[nk] = src.strides[d];
-      kept_dst[nk++] = dst.strides[d];
+    if (src.shape[d] == 1) continue;
+    const ReduceDim x{src.shape[d], src.strides[d], red ? 0 : dst.strides[d], red};
+    ReduceDim* last = nd > 0 ? &dims[nd - 1] : nullptr;
+    if (last && last->red == red && last->ss == x.ss * x.n && (red || last->ds == x.ds * x.n)) {
+      last->n *= x.n;
+      last->ss = x.ss;
+      last->ds = x.ds;
+    } else {
+      dims[nd++] = x;
     }
   }
+  // Kept axes in order (the outputs), and the reduced ones.
+  ReduceDim kept[kMaxDims], red[kMaxDims];
+  int nk = 0, nr = 0;
+  for (int d = 0; d < nd; ++d) (dims[d].red ? red[nr++] : kept[nk++]) = dims[d];
   int64_t n_out = 1, n_red = 1;
-  for (int i = 0; i < nk; ++i) n_out *= kept_shape[i];
-  for (int i = 0; i < nr; ++i) n_red *= red_shape[i];
+  for (int i = 0; i < nk; ++i) n_out *= kept[i].n;
+  for (int i = 0; i < nr; ++i) n_red *= red[i].n;
+  // Offsets (src, dst) of the first element of output o over kept axes
+  // [0, upto).
+  auto out_offsets = [&](int64_t o, int upto, int64_t& so, int64_t& dof) {
+    so = dof = 0;
+    for (int i = upto - 1; i >= 0; --i) {
+      const int64_t idx = o % kept[i].n;
+      o /= kept[i].n;
+      so += idx * kept[i].ss;
+      dof += idx * kept[i].ds;
+    }
+  };
 
   dispatch_dtype(src.dtype, [&](auto tag) {
     using T = decltype(tag);
-    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
     const T* s = src.ptr<T>();
     T* d = dst.ptr<T>();
+    const bool last_reduced = nd > 0 && dims[nd - 1].red;
+
+    // Over the last axis (per-row sums): one contiguous run per output.
+    if (nr == 1 && last_reduced && red[0].ss == 1) {
+      ref::parallel_for(n_out, std::max<int64_t>(1, 16384 / n_red), [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          int64_t so, dof;
+          out_offsets(o, nk, so, dof);
+          d[dof] = reduce_run<T>(op, s + so, n_red);
+        }
+      });
+      return;
+    }
+    // Over leading axes of contiguous rows (bias gradients): the reduced axis
+    // sits right before a unit-stride kept axis; whole rows are accumulated.
+    if (nr == 1 && nd >= 2 && dims[nd - 2].red && !last_reduced && dims[nd - 1].ss == 1 &&
+        dims[nd - 1].ds == 1) {
+      const int64_t inner = kept[nk - 1].n, outer = n_out / inner;
+      constexpr int64_t kCols = 512;
+      const int64_t col_blocks = (inner + kCols - 1) / kCols;
+      ref::parallel_for(outer * col_blocks,
+                        std::max<int64_t>(1, 65536 / (n_red * std::min(inner, kCols))),
+                        [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t o = t / col_blocks, j0 = t % col_blocks * kCols;
+          int64_t so, dof;
+          out_offsets(o, nk - 1, so, dof);
+          reduce_columns<T>(op, s + so + j0, n_red, red[0].ss, std::min(kCols, inner - j0),
+                            d + dof + j0);
+        }
+      });
+      return;
+    }
+    // Anything else: each output walks its reduced axes with an odometer.
     ref::parallel_for(n_out, std::max<int64_t>(1, 16384 / std::max<int64_t>(n_red, 1)),
                       [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
-        int64_t so = 0, dof = 0, rem = o;
-        for (int i = nk - 1; i >= 0; --i) {
-          int64_t idx = rem % kept_shape[i];
-          rem /= kept_shape[i];
-          so += idx * kept_src[i];
-          dof += idx * kept_dst[i];
-        }
-        // max/min start from -inf/+inf for floats, the type's limits for integers.
-        Acc lowest = std::numeric_limits<T>::lowest(), highest = std::numeric_limits<T>::max();
-        if constexpr (std::is_floating_point_v<T>) {
-          lowest = -std::numeric_limits<Acc>::infinity();
-          highest = std::numeric_limits<Acc>::infinity();
-        }
-        Acc acc = op == ReduceOp::sum ? Acc(0) : op == ReduceOp::max ? lowest : highest;
+        int64_t so, dof;
+        out_offsets(o, nk, so, dof);
+        int64_t idx[kMaxDims] = {};
+        int64_t off = so;
+        SumAcc<T> sum = 0;
+        T m = reduce_start<T>(op);
         for (int64_t r = 0; r < n_red; ++r) {
-          int64_t off = so, rr = r;
-          for (int i = nr - 1; i >= 0; --i) {
-            off += (rr % red_shape[i]) * red_src[i];
-            rr /= red_shape[i];
+          const T v = s[off];
+          if (op == ReduceOp::sum) sum += static_cast<SumAcc<T>>(v);
+          else m = op == ReduceOp::max ? max_step(m, v) : min_step(m, v);
+          for (int i = nr - 1; i >= 0; --i) {  // advance the odometer
+            off += red[i].ss;
+            if (++idx[i] < red[i].n) break;
+            off -= red[i].n * red[i].ss;
+            idx[i] = 0;
           }
-          Acc v = static_cast<Acc>(s[off]);
-          if (op == ReduceOp::sum) acc += v;
-          else if (op == ReduceOp::max) acc = (v > acc || v != v) ? v : acc;  // NaN wins
-          else acc = (v < acc || v != v) ? v : acc;
         }
-        d[dof] = static_cast<T>(acc);
+        d[dof] = op == ReduceOp::sum ? static_cast<T>(sum) : m;
       }
     });
   });

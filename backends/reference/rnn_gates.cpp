@@ -18,11 +18,11 @@ void check_step(const RnnDesc& d, const char* kernel) {
 }
 
 // sum (GH) += column sums of rows (B,GH). Split over columns so threads
-// never write the same element.
+// never write the same element; only worth threads beyond ~128k additions.
 template <typename T>
 void add_column_sums(const RnnRows& rows, int64_t B, int64_t GH, void* sum) {
   T* s = static_cast<T*>(sum);
-  ref::parallel_for(GH, std::max<int64_t>(64, 16384 / std::max<int64_t>(B, 1)),
+  ref::parallel_for(GH, std::max<int64_t>(64, 131072 / std::max<int64_t>(B, 1)),
                     [&](int64_t j0, int64_t j1) {
                       for (int64_t b = 0; b < B; ++b) {
                         const T* r = rows.row<T>(b);

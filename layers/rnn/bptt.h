@@ -8,11 +8,13 @@
 // (x (B*T,F) W (F,GH) + b), then per step only the recurrent GEMM (h_d U)
 // and one fused gate kernel (Backend::rnn_gates_forward) that also applies
 // the mask and saves the activated gates. Backward: an explicit loop
-// t = T-1 .. 0 carrying dh (and dc) with one fused kernel and one GEMM per
-// step, then one GEMM each for dx, dkernel and drecurrent_kernel over all
-// timesteps, and a column sum for dbias. Every GEMM goes through the
-// backend's gemm with transposes expressed as flags, never copies. If the
-// backend runs whole RNNs itself (Backend::supports_rnn), its
+// t = T-1 .. 0 carrying dh (and dc) with one fused kernel (which also
+// accumulates dbias) and one GEMM per step, then one GEMM each for dx,
+// dkernel and drecurrent_kernel over all timesteps. Every GEMM goes through
+// the backend's gemm with transposes expressed as flags (the one exception:
+// U^T is copied once per backward, because the per-step dh = dA U^T would
+// otherwise gather a transposed operand at every step). If the backend
+// runs whole RNNs itself (Backend::supports_rnn), its
 // rnn_forward/rnn_backward are used instead, with the same semantics.
 //
 // Semantics (shared/SEMANTICS.md): masked steps carry the states over and

@@ -339,7 +339,9 @@ LayerPtr SimpleRNN::from_config(const Config& config, const std::string& name) {
 }
 
 std::shared_ptr<RNN> SimpleRNN::make_reverse_copy(const std::string& name) const {
-  return make(reversed(options_), name);
+  auto copy = make(reversed(options_), name);
+  copy->set_use_fused(use_fused());
+  return copy;
 }
 
 LSTM::LSTM(Options options, std::string name)
@@ -355,7 +357,9 @@ LayerPtr LSTM::from_config(const Config& config, const std::string& name) {
 }
 
 std::shared_ptr<RNN> LSTM::make_reverse_copy(const std::string& name) const {
-  return make(reversed(options_), name);
+  auto copy = make(reversed(options_), name);
+  copy->set_use_fused(use_fused());
+  return copy;
 }
 
 GRU::GRU(Options options, std::string name)
@@ -371,7 +375,9 @@ LayerPtr GRU::from_config(const Config& config, const std::string& name) {
 }
 
 std::shared_ptr<RNN> GRU::make_reverse_copy(const std::string& name) const {
-  return make(reversed(options_), name);
+  auto copy = make(reversed(options_), name);
+  copy->set_use_fused(use_fused());
+  return copy;
 }
 
 }  // namespace loom

@@ -5,6 +5,7 @@
 // implementation-defined and would not.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>

@@ -116,3 +116,11 @@ TEST(GradcheckDropout, FixedSeedMask) {
 }
 
 }  // namespace loom
+
+namespace loom {
+// expand is a recorded view: the gradient sums back over the broadcast axes.
+TEST(GradcheckShape, ExpandSumsOverBroadcastAxes) {
+  EXPECT_GRADCHECK(SingleFn([](auto& v) { return mul(expand(v[0], {4, 2, 3}), v[1]); }),
+                   {test::rand64({2, 1}, 31), test::rand64({4, 2, 3}, 32)});
+}
+}  // namespace loom

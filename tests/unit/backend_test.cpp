@@ -4,6 +4,7 @@
 // stream.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -142,6 +143,65 @@ TEST(Threads, ElementwiseAndReduceAgreeAcrossThreadCounts) {
     for (size_t i = 0; i < one[k].size(); ++i)
       ASSERT_NEAR(one[k][i], two[k][i], 1e-4) << "output " << k << " element " << i;
   }
+}
+
+// ---- f32 transcendental unary ops ---------------------------------------------------------
+
+// Distance from got to the double-precision truth, in units of the float
+// spacing at the truth (subnormal spacing below FLT_MIN).
+double ulp_error(float got, double want) {
+  if (std::isnan(want)) return std::isnan(got) ? 0.0 : INFINITY;
+  // Past FLT_MAX the correctly rounded float is infinite.
+  if (std::isinf(static_cast<float>(want))) return got == static_cast<float>(want) ? 0.0 : INFINITY;
+  const double a = std::max(std::abs(want), static_cast<double>(std::numeric_limits<float>::min()));
+  const double ulp = std::ldexp(1.0, std::ilogb(a) - 23);
+  return std::abs(static_cast<double>(got) - want) / ulp;
+}
+
+// The f32 exp, tanh and sigmoid kernels against libm in double over a dense
+// grid and the special values; both contiguous and strided loops.
+TEST(UnaryF32, TranscendentalsWithinFourUlp) {
+  std::vector<float> x;
+  for (double v = -110.0; v <= 110.0; v += 0.00731) x.push_back(static_cast<float>(v));
+  for (double v = -1.0; v <= 1.0; v += 1.0 / 4096) x.push_back(static_cast<float>(v));
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-40f, 0.55f, -0.55f, 0.5499999f, 88.72f, 88.73f,
+                  -87.3f, -103.9f, -104.5f, 20.0f, -20.0f, inf, -inf})
+    x.push_back(v);
+  const int64_t n = static_cast<int64_t>(x.size());
+  struct Op {
+    UnaryOp op;
+    double (*ref)(double);
+  };
+  const Op ops[] = {{UnaryOp::exp, [](double v) { return std::exp(v); }},
+                    {UnaryOp::tanh, [](double v) { return std::tanh(v); }},
+                    {UnaryOp::sigmoid, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }}};
+  for (const Op& o : ops) {
+    std::vector<float> y(x.size()), ys(2 * x.size());
+    reference_backend().unary(o.op, view_of(x.data(), {n}), view_of(y.data(), {n}));
+    reference_backend().unary(o.op, view_of(x.data(), {n}), view_of(ys.data(), {n}, {2}));
+    double worst = 0;
+    float worst_x = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double e = ulp_error(y[i], o.ref(static_cast<double>(x[i])));
+      if (e > worst) worst = e, worst_x = x[i];
+      ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(ys[2 * i]))
+          << "strided and contiguous differ at x = " << x[i];
+    }
+    EXPECT_LE(worst, 4.0) << unary_op_name(o.op) << " worst at x = " << worst_x;
+  }
+  // NaN stays NaN; odd symmetry and exact limits.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> special = {nan, -0.0f, 0.0f, 50.0f, -50.0f}, out(5);
+  for (UnaryOp op : {UnaryOp::exp, UnaryOp::tanh, UnaryOp::sigmoid}) {
+    reference_backend().unary(op, view_of(special.data(), {5}), view_of(out.data(), {5}));
+    EXPECT_TRUE(std::isnan(out[0])) << unary_op_name(op);
+  }
+  reference_backend().unary(UnaryOp::tanh, view_of(special.data(), {5}), view_of(out.data(), {5}));
+  EXPECT_TRUE(std::signbit(out[1]));
+  EXPECT_EQ(out[2], 0.0f);
+  EXPECT_EQ(out[3], 1.0f);
+  EXPECT_EQ(out[4], -1.0f);
 }
 
 // ---- reduce --------------------------------------------------------------------------------
