@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include "loom.h"
@@ -25,6 +28,21 @@ inline void expect_values(const Tensor& t, const std::vector<double>& expected, 
   ASSERT_EQ(got.size(), expected.size()) << "shape " << shape_str(t.shape());
   for (size_t i = 0; i < got.size(); ++i)
     EXPECT_NEAR(got[i], expected[i], tol) << "element " << i << " of shape " << shape_str(t.shape());
+}
+
+// The project's shared data folder (IMDB, SST-2): LOOM_DATA_DIR when set,
+// else the first `shared/data` beside the repository or one of its
+// ancestors (a clone may live anywhere), else /work/shared/data. Returns the
+// first candidate that exists, or the last one tried.
+inline std::filesystem::path shared_data_dir() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("LOOM_DATA_DIR"); env && *env) return env;
+  fs::path repo = fs::path(__FILE__).parent_path().parent_path();  // tests/ -> repo
+  for (fs::path dir = repo; !dir.empty(); dir = dir.parent_path()) {
+    if (fs::is_directory(dir / "shared" / "data")) return dir / "shared" / "data";
+    if (dir == dir.parent_path()) break;
+  }
+  return "/work/shared/data";
 }
 
 inline void expect_shape(const Tensor& t, const Shape& s) {

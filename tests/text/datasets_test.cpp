@@ -299,12 +299,7 @@ TEST(TextSplit, UnshuffledSplitTakesTheEndAndStratifiedKeepsShares) {
 
 // ---- the real SST-2 files --------------------------------------------------------------------
 
-// shared/ sits beside the repository on development and CI machines;
-// LOOM_DATA_DIR overrides that.
-fs::path data_dir() {
-  if (const char* env = std::getenv("LOOM_DATA_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "shared" / "data";
-}
+fs::path data_dir() { return test::shared_data_dir(); }
 
 TEST(Sst2, OfficialSplitsReadCompletely) {
   fs::path sst = data_dir() / "sst2";
