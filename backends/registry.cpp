@@ -9,6 +9,10 @@
 
 #include "backends/reference/reference_backend.h"
 
+#ifdef LOOM_WITH_ONEDNN
+#include "backends/onednn/onednn_backend.h"
+#endif
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -22,8 +26,11 @@ struct Registry {
 
   Registry() {
     cpu.push_back(std::make_unique<ReferenceBackend>());
-    // Later backends register here, e.g.:
-    //   #ifdef LOOM_WITH_ONEDNN  cpu.push_back(make_onednn_backend());  #endif
+#ifdef LOOM_WITH_ONEDNN
+    // Its GEMM and fused RNN primitives make it the default CPU backend; the
+    // reference stays available by name (LOOM_BACKEND=reference).
+    cpu.push_back(make_onednn_backend());
+#endif
     cpu_current = cpu.back().get();  // the last registered is the fastest
     if (const char* env = std::getenv("LOOM_BACKEND"); env && *env) select(env);
   }

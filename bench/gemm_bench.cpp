@@ -6,7 +6,10 @@
 //
 // Each measurement repeats the kernel until one repetition lasts at least
 // --min-ms, then reports the median (and best) over --reps repetitions: the
-// machine is shared, so single timings are noise.
+// machine is shared, so single timings are noise. On a machine whose cores
+// other processes keep busy, run with OMP_WAIT_POLICY=passive: spinning
+// OpenMP workers then hold a core another thread of ours is waiting for, and
+// a parallel region can cost milliseconds instead of microseconds.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

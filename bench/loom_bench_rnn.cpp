@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -71,7 +72,8 @@ const std::map<std::string, Preset>& presets() {
 }
 
 void usage(std::FILE* to) {
-  std::fprintf(to,
+  std::fprintf(
+      to,
       "usage: loom_bench_rnn [--config imdb-lstm|imdb-bilstm|gru|large-lstm]\n"
       "         [--cell lstm|gru|simplernn] [--bidirectional] [--batch B] [--timesteps T]\n"
       "         [--features F] [--units H] [--vocab V] [--dropout R] [--recurrent-dropout R]\n"
@@ -88,67 +90,78 @@ Args parse_args(int argc, char** argv) {
     auto it = presets().find(a.config);
     LOOM_CHECK(it != presets().end(),
                "loom_bench_rnn: unknown --config '{}' (expected imdb-lstm, imdb-bilstm, gru or "
-               "large-lstm)", a.config);
+               "large-lstm)",
+               a.config);
     const Preset& p = it->second;
     a.cell = p.cell;
     a.bidirectional = p.bidirectional;
     a.batch = p.batch, a.timesteps = p.timesteps, a.features = p.features, a.units = p.units;
     a.vocab = p.vocab;
   }
-  for (int i = 1; i < argc; ++i) {
-    const std::string f = argv[i];
-    auto value = [&]() -> std::string {
-      LOOM_CHECK(i + 1 < argc, "loom_bench_rnn: {} needs a value", f);
-      return argv[++i];
-    };
-    // A positive integer, or with allow_zero a non-negative one.
-    auto integer = [&](bool allow_zero = false) -> int64_t {
-      const std::string v = value();
-      size_t end = 0;
-      int64_t n = 0;
-      try {
-        n = std::stoll(v, &end);
-      } catch (const std::exception&) {
-        end = 0;
-      }
-      LOOM_CHECK(end == v.size() && (n > 0 || (allow_zero && n == 0)),
-                 "loom_bench_rnn: {} expects a {} integer, got '{}'", f,
-                 allow_zero ? "non-negative" : "positive", v);
-      return n;
-    };
-    auto rate = [&]() -> double {
-      const std::string v = value();
-      size_t end = 0;
-      double r = -1;
-      try {
-        r = std::stod(v, &end);
-      } catch (const std::exception&) {
-        end = 0;
-      }
-      LOOM_CHECK(end == v.size() && r >= 0.0 && r < 1.0,
-                 "loom_bench_rnn: {} expects a rate in [0, 1), got '{}'", f, v);
-      return r;
-    };
-    if (f == "--config") ++i;  // handled above
-    else if (f == "--cell") a.cell = value();
-    else if (f == "--bidirectional") a.bidirectional = true;
-    else if (f == "--batch") a.batch = integer();
-    else if (f == "--timesteps") a.timesteps = integer();
-    else if (f == "--features") a.features = integer();
-    else if (f == "--units") a.units = integer();
-    else if (f == "--vocab") a.vocab = integer();
-    else if (f == "--dropout") a.dropout = rate();
-    else if (f == "--recurrent-dropout") a.recurrent_dropout = rate();
-    else if (f == "--backend") a.backend = value();
-    else if (f == "--threads") a.threads = static_cast<int>(integer());
-    else if (f == "--warmup") a.warmup = static_cast<int>(integer(true));
-    else if (f == "--steps") a.steps = static_cast<int>(integer());
-    else if (f == "--seed") a.seed = static_cast<uint64_t>(integer(true));
-    else if (f == "--json") a.json = true;
-    else if (f == "--breakdown") a.breakdown = true;
-    else if (f == "--print-config") a.print_config = true;
-    else if (f == "-h" || f == "--help") { usage(stdout); std::exit(0); }
-    else fail("loom_bench_rnn: unknown argument '{}'", f);
+
+  int i = 1;
+  std::string flag;
+  auto value = [&]() -> std::string {
+    LOOM_CHECK(i + 1 < argc, "loom_bench_rnn: {} needs a value", flag);
+    return argv[++i];
+  };
+  // A positive integer, or with allow_zero a non-negative one.
+  auto integer = [&](bool allow_zero = false) -> int64_t {
+    const std::string v = value();
+    size_t end = 0;
+    int64_t n = 0;
+    try {
+      n = std::stoll(v, &end);
+    } catch (const std::exception&) {
+      end = 0;
+    }
+    LOOM_CHECK(end == v.size() && (n > 0 || (allow_zero && n == 0)),
+               "loom_bench_rnn: {} expects a {} integer, got '{}'", flag,
+               allow_zero ? "non-negative" : "positive", v);
+    return n;
+  };
+  auto rate = [&]() -> double {
+    const std::string v = value();
+    size_t end = 0;
+    double r = -1;
+    try {
+      r = std::stod(v, &end);
+    } catch (const std::exception&) {
+      end = 0;
+    }
+    LOOM_CHECK(end == v.size() && r >= 0.0 && r < 1.0,
+               "loom_bench_rnn: {} expects a rate in [0, 1), got '{}'", flag, v);
+    return r;
+  };
+  const std::map<std::string, std::function<void()>> flags{
+      {"--config", [&] { value(); }},  // applied above
+      {"--cell", [&] { a.cell = value(); }},
+      {"--bidirectional", [&] { a.bidirectional = true; }},
+      {"--batch", [&] { a.batch = integer(); }},
+      {"--timesteps", [&] { a.timesteps = integer(); }},
+      {"--features", [&] { a.features = integer(); }},
+      {"--units", [&] { a.units = integer(); }},
+      {"--vocab", [&] { a.vocab = integer(); }},
+      {"--dropout", [&] { a.dropout = rate(); }},
+      {"--recurrent-dropout", [&] { a.recurrent_dropout = rate(); }},
+      {"--backend", [&] { a.backend = value(); }},
+      {"--threads", [&] { a.threads = static_cast<int>(integer()); }},
+      {"--warmup", [&] { a.warmup = static_cast<int>(integer(true)); }},
+      {"--steps", [&] { a.steps = static_cast<int>(integer()); }},
+      {"--seed", [&] { a.seed = static_cast<uint64_t>(integer(true)); }},
+      {"--json", [&] { a.json = true; }},
+      {"--breakdown", [&] { a.breakdown = true; }},
+      {"--print-config", [&] { a.print_config = true; }},
+  };
+  for (; i < argc; ++i) {
+    flag = argv[i];
+    if (flag == "-h" || flag == "--help") {
+      usage(stdout);
+      std::exit(0);
+    }
+    auto it = flags.find(flag);
+    LOOM_CHECK(it != flags.end(), "loom_bench_rnn: unknown argument '{}'", flag);
+    it->second();
   }
   LOOM_CHECK(a.cell == "lstm" || a.cell == "gru" || a.cell == "simplernn",
              "loom_bench_rnn: --cell must be lstm, gru or simplernn, got '{}'", a.cell);
@@ -204,11 +217,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (a.print_config) {
-    std::printf("--cell %s%s --batch %lld --timesteps %lld --features %lld --units %lld --vocab %lld"
-                " --dropout %g --recurrent-dropout %g\n",
-                a.cell.c_str(), a.bidirectional ? " --bidirectional" : "", (long long)a.batch,
-                (long long)a.timesteps, (long long)a.features, (long long)a.units,
-                (long long)a.vocab, a.dropout, a.recurrent_dropout);
+    std::printf(
+        "--cell %s%s --batch %lld --timesteps %lld --features %lld --units %lld --vocab %lld"
+        " --dropout %g --recurrent-dropout %g\n",
+        a.cell.c_str(), a.bidirectional ? " --bidirectional" : "", (long long)a.batch,
+        (long long)a.timesteps, (long long)a.features, (long long)a.units, (long long)a.vocab,
+        a.dropout, a.recurrent_dropout);
     return 0;
   }
 
@@ -218,8 +232,8 @@ int main(int argc, char** argv) {
     manual_seed(a.seed);
 
     // ---- the model ------------------------------------------------------------------------
-    auto embedding = Embedding::make({.input_dim = a.vocab, .output_dim = a.features,
-                                      .seed = a.seed + 1});
+    auto embedding =
+        Embedding::make({.input_dim = a.vocab, .output_dim = a.features, .seed = a.seed + 1});
     std::shared_ptr<RNN> rnn = make_rnn(a);
     std::shared_ptr<Layer> recurrent = rnn;
     std::shared_ptr<Bidirectional> bi;
@@ -307,23 +321,35 @@ int main(int argc, char** argv) {
       return median(v);
     };
     if (a.breakdown)
-      line += fmt::format(" cpu_ms={:.2f} embedding_ms={:.2f} rnn_fwd_ms={:.2f} head_fwd_ms={:.2f} "
-                          "backward_ms={:.2f} adam_ms={:.2f}",
-                          median(cpu_times), phase_median(&Phases::embedding), phase_median(&Phases::rnn),
-                          phase_median(&Phases::head), phase_median(&Phases::backward),
-                          phase_median(&Phases::optimizer));
+      line += fmt::format(
+          " cpu_ms={:.2f} embedding_ms={:.2f} rnn_fwd_ms={:.2f} head_fwd_ms={:.2f} "
+          "backward_ms={:.2f} adam_ms={:.2f}",
+          median(cpu_times), phase_median(&Phases::embedding), phase_median(&Phases::rnn),
+          phase_median(&Phases::head), phase_median(&Phases::backward),
+          phase_median(&Phases::optimizer));
     if (a.json) {
       std::fprintf(stderr, "%s\n", line.c_str());
-      Json j = Json::object({{"framework", "loom"}, {"backend", backend}, {"cell", a.cell},
-                             {"bidirectional", a.bidirectional}, {"batch", a.batch},
-                             {"timesteps", a.timesteps}, {"features", a.features},
-                             {"units", a.units}, {"vocab", a.vocab}, {"dropout", a.dropout},
-                             {"recurrent_dropout", a.recurrent_dropout}, {"threads", a.threads},
-                             {"parameters", nparams}, {"warmup", a.warmup}, {"steps", a.steps},
+      Json j = Json::object({{"framework", "loom"},
+                             {"backend", backend},
+                             {"cell", a.cell},
+                             {"bidirectional", a.bidirectional},
+                             {"batch", a.batch},
+                             {"timesteps", a.timesteps},
+                             {"features", a.features},
+                             {"units", a.units},
+                             {"vocab", a.vocab},
+                             {"dropout", a.dropout},
+                             {"recurrent_dropout", a.recurrent_dropout},
+                             {"threads", a.threads},
+                             {"parameters", nparams},
+                             {"warmup", a.warmup},
+                             {"steps", a.steps},
                              {"median_ms", med},
                              {"min_ms", *std::min_element(times.begin(), times.end())},
-                             {"tokens_per_s", tps}, {"step_ms", Json(times)},
-                             {"first_loss", losses.front()}, {"last_loss", losses.back()}});
+                             {"tokens_per_s", tps},
+                             {"step_ms", Json(times)},
+                             {"first_loss", losses.front()},
+                             {"last_loss", losses.back()}});
       if (a.breakdown)
         j.set("breakdown_ms", Json::object({{"cpu", median(cpu_times)},
                                             {"embedding", phase_median(&Phases::embedding)},

@@ -50,15 +50,36 @@ if(LOOM_BUILD_TESTS)
 endif()
 
 # ---- oneDNN ------------------------------------------------------------------------------------
+# LOOM_DNNL_TARGET: the library the oneDNN backend links. Found through
+# oneDNN's CMake package (Debian's libdnnl-dev 2.x, or any install with
+# lib/cmake/dnnl: -DDNNL_DIR=<that folder>), or, for an install without CMake
+# files (PyPI's onednn-devel wheel unpacked), from -DONEDNN_ROOT=<prefix
+# holding include/oneapi/dnnl/dnnl.hpp and lib/libdnnl.so>.
 if(LOOM_WITH_ONEDNN)
-  find_package(dnnl CONFIG QUIET)
-  if(NOT dnnl_FOUND)
-    message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON but oneDNN was not found: apt-get install "
-                        "libdnnl-dev, or point -DDNNL_DIR at a oneDNN 3.x install's "
-                        "lib/cmake/dnnl.")
+  if(ONEDNN_ROOT)
+    find_path(LOOM_DNNL_INCLUDE oneapi/dnnl/dnnl.hpp PATHS ${ONEDNN_ROOT}/include NO_DEFAULT_PATH)
+    find_library(LOOM_DNNL_LIB dnnl PATHS ${ONEDNN_ROOT}/lib ${ONEDNN_ROOT}/lib64 NO_DEFAULT_PATH)
+    if(NOT LOOM_DNNL_INCLUDE OR NOT LOOM_DNNL_LIB)
+      message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON: ONEDNN_ROOT=${ONEDNN_ROOT} has no "
+                          "include/oneapi/dnnl/dnnl.hpp and lib/libdnnl.so.")
+    endif()
+    add_library(loom_dnnl INTERFACE)
+    target_include_directories(loom_dnnl INTERFACE ${LOOM_DNNL_INCLUDE})
+    target_link_libraries(loom_dnnl INTERFACE ${LOOM_DNNL_LIB})
+    set(LOOM_DNNL_TARGET loom_dnnl)
+    message(STATUS "oneDNN backend: ${LOOM_DNNL_LIB}")
+  else()
+    find_package(dnnl CONFIG QUIET)
+    if(NOT dnnl_FOUND)
+      message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON but oneDNN was not found: apt-get install "
+                          "libdnnl-dev (scripts/deps.sh does it when run as root), point "
+                          "-DDNNL_DIR at a oneDNN install's lib/cmake/dnnl, or -DONEDNN_ROOT "
+                          "at a prefix with include/ and lib/; or configure with "
+                          "-DLOOM_WITH_ONEDNN=OFF.")
+    endif()
+    set(LOOM_DNNL_TARGET DNNL::dnnl)
+    message(STATUS "oneDNN backend: oneDNN ${dnnl_VERSION}")
   endif()
-  message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON: oneDNN ${dnnl_VERSION} was found, but the oneDNN backend "
-                      "is not part of this build yet; configure with LOOM_WITH_ONEDNN=OFF.")
 endif()
 
 # ---- CUDA -----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 # Installs the Debian packages Loom builds against, when they are missing.
 # Sourced by scripts/test.sh (and later scripts); not run on its own.
 
-LOOM_DEBIAN_PACKAGES=(cmake g++ make libfmt-dev libgtest-dev googletest)
+# libdnnl-dev: oneDNN 2.x for the oneDNN CPU backend (LOOM_WITH_ONEDNN, ON in scripts/test.sh).
+LOOM_DEBIAN_PACKAGES=(cmake g++ make libfmt-dev libgtest-dev googletest libdnnl-dev)
 
 loom_install_deps() {
   local missing=()

@@ -18,158 +18,49 @@
 #include <cstring>
 #include <memory>
 #include <new>
-#include <type_traits>
-#include <utility>
 
 #include "backends/reference/parallel.h"
 #include "backends/reference/reference_backend.h"
+#include "backends/reference/simd.h"
 
 namespace loom {
 namespace {
 
-// ---- vectors ------------------------------------------------------------------------
-
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-
-#if defined(__GNUC__)
-// A native vector of T; a * b + c compiles to an FMA (GCC and Clang contract
-// by default outside ISO C).
-template <typename T>
-struct Simd {
-  static constexpr int L = kVecBytes / static_cast<int>(sizeof(T));
-  typedef T V __attribute__((vector_size(kVecBytes)));
-  // The same vector at T's alignment, for unaligned loads and stores.
-  typedef T U __attribute__((vector_size(kVecBytes), aligned(sizeof(T)), may_alias));
-  static V zero() { return V{}; }
-  static V splat(T x) { return x - V{}; }  // x - 0 == x exactly (V{} + x is not, for -0)
-  static V load(const T* p) { return *reinterpret_cast<const U*>(p); }
-  static void store(T* p, V v) { *reinterpret_cast<U*>(p) = v; }
-  static V fma(V a, V b, V c) { return a * b + c; }
-  static V scale(V v, T s) { return v * s; }
-  // Transposes the L x L block whose rows are x[0..L). Stage b swaps bit b of
-  // the row index with bit b of the column index, so log2(L) stages of
-  // two-source shuffles do it all in registers.
-  static void transpose(V (&x)[L]) {
-#if defined(__clang__)
-    transpose_via_memory(x);
-#else
-    transpose_stage<1>(x, std::make_index_sequence<L>{});
-#endif
-  }
-#if !defined(__clang__)
-  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> IT;
-  typedef IT I __attribute__((vector_size(kVecBytes)));
-  // Rows r (bit b clear) and r | b of stage b's result, as shuffle indices
-  // into the pair (x[r], x[r | b]); compile-time constants so GCC emits one
-  // permute per row.
-  template <int b, size_t... c>
-  static void transpose_stage(V (&x)[L], std::index_sequence<c...> cs) {
-    constexpr I lo = {static_cast<IT>((c & b) ? L + c - b : c)...};
-    constexpr I hi = {static_cast<IT>((c & b) ? L + c : c + b)...};
-#pragma GCC unroll 16
-    for (int r = 0; r < L; ++r) {
-      if (r & b) continue;
-      const V u = x[r], w = x[r | b];
-      x[r] = __builtin_shuffle(u, w, lo);
-      x[r | b] = __builtin_shuffle(u, w, hi);
-    }
-    if constexpr (2 * b < L) transpose_stage<2 * b>(x, cs);
-  }
-#endif
-  static void transpose_via_memory(V (&x)[L]) {
-    T t[L][L];
-    std::memcpy(t, x, sizeof t);
-    for (int r = 0; r < L; ++r)
-      for (int c = 0; c < L; ++c) x[r][c] = t[c][r];
-  }
-};
-#else
-// Portable fallback: fixed-size arrays the auto-vectorizer may pick up.
-template <typename T>
-struct Simd {
-  static constexpr int L = kVecBytes / static_cast<int>(sizeof(T));
-  struct V {
-    T x[L];
-  };
-  static V zero() { return V{}; }
-  static V splat(T s) {
-    V v;
-    for (int i = 0; i < L; ++i) v.x[i] = s;
-    return v;
-  }
-  static V load(const T* p) {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
-  static void store(T* p, V v) { std::memcpy(p, &v, sizeof v); }
-  static V fma(V a, V b, V c) {
-    for (int i = 0; i < L; ++i) c.x[i] += a.x[i] * b.x[i];
-    return c;
-  }
-  static V scale(V v, T s) {
-    for (int i = 0; i < L; ++i) v.x[i] *= s;
-    return v;
-  }
-  static void transpose(V (&x)[L]) {
-    T t[L][L];
-    std::memcpy(t, x, sizeof t);
-    for (int r = 0; r < L; ++r)
-      for (int c = 0; c < L; ++c) x[r].x[c] = t[c][r];
-  }
-};
-#endif
+using ref::Simd;
 
 // ---- blocking -------------------------------------------------------------------------
 
-#ifndef LOOM_GEMM_MR_F32
-#define LOOM_GEMM_MR_F32 6
-#endif
-#ifndef LOOM_GEMM_NV_F32
-#define LOOM_GEMM_NV_F32 4
-#endif
-#ifndef LOOM_GEMM_MR_F64
-#define LOOM_GEMM_MR_F64 6
-#endif
-#ifndef LOOM_GEMM_NV_F64
-#define LOOM_GEMM_NV_F64 4
-#endif
-#ifndef LOOM_GEMM_KC
-#define LOOM_GEMM_KC 256
-#endif
-#ifndef LOOM_GEMM_MC
-#define LOOM_GEMM_MC 144
-#endif
-#ifndef LOOM_GEMM_NC
-#define LOOM_GEMM_NC 4096
-#endif
-#ifndef LOOM_GEMM_DIRECT_M
-#define LOOM_GEMM_DIRECT_M 64
-#endif
-
-// MR x NV vectors of accumulators (NR = NV * lanes columns).
-template <typename T> struct Tile;
-template <> struct Tile<float> {
-  static constexpr int MR = LOOM_GEMM_MR_F32, NV = LOOM_GEMM_NV_F32;
-  static constexpr int NR = NV * Simd<float>::L;
-};
-template <> struct Tile<double> {
-  static constexpr int MR = LOOM_GEMM_MR_F64, NV = LOOM_GEMM_NV_F64;
-  static constexpr int NR = NV * Simd<double>::L;
+// One blocking of the loop nest. The micro-kernel holds MR x NV vectors of
+// accumulators (NR = NV * lanes columns of C).
+template <typename T, int MR_, int NV_, int64_t KC_, int64_t MC_>
+struct Blocking {
+  static constexpr int MR = MR_, NV = NV_, NR = NV_ * Simd<T>::L;
+  static constexpr int64_t KC = KC_;    // depth of a packed block
+  static constexpr int64_t MC = MC_;    // rows of A per packed block (stays in L2)
+  static constexpr int64_t NC = 4096;  // columns of B per packed block
+  static_assert(MC % MR == 0);
 };
 
-constexpr int64_t KC = LOOM_GEMM_KC;  // depth of a packed block
-constexpr int64_t MC = LOOM_GEMM_MC;  // rows of A per packed block (A block stays in L2)
-constexpr int64_t NC = LOOM_GEMM_NC;  // columns of B per packed block
-// Up to this many rows of C, a row-major B is read in place instead of packed:
-// each B element is used only M times, too few to repay copying it.
-constexpr int64_t kDirectBMaxM = LOOM_GEMM_DIRECT_M;
+// Chosen by measurement on an AVX-512 Xeon (bench/RESULTS.md), which has 32
+// vector registers:
+//  - wide: 6 x 4 vectors (24 accumulators, 10 loads per 24 FMAs) and a deep
+//    KC, for products with enough rows to amortize packing;
+//  - narrow: 8 x 2 vectors for few rows (the recurrent B x H products): 32
+//    rows split into whole panels, and 32-wide column panels keep the B rows
+//    read in place short.
+// With 16 vector registers (AVX2, SSE) the accumulators shrink to fit.
+#if defined(__AVX512F__) || defined(__aarch64__)
+template <typename T> using WideBlocking = Blocking<T, 6, 4, 384, 96>;
+template <typename T> using NarrowBlocking = Blocking<T, 8, 2, 256, 64>;
+#else
+template <typename T> using WideBlocking = Blocking<T, 6, 2, 256, 96>;
+template <typename T> using NarrowBlocking = Blocking<T, 4, 2, 256, 64>;
+#endif
+
+// Up to this many rows of C the narrow blocking is used and a row-major B is
+// read in place instead of packed: each B element is used only M times, too
+// few to repay copying it.
+constexpr int64_t kNarrowMaxM = 64;
 
 // ---- scratch ---------------------------------------------------------------------------
 
@@ -216,9 +107,9 @@ struct MatRef {
 
 // Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A into MR-row panels:
 // panel-major, then k, then the MR rows; rows past mc are zero.
-template <typename T>
+template <typename T, typename Blk>
 void pack_a(const MatRef<T>& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* dst) {
-  constexpr int MR = Tile<T>::MR;
+  constexpr int MR = Blk::MR;
   for (int64_t ip = 0; ip < mc; ip += MR) {
     const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ip));
     if (A.rs == 1) {  // op(A) = A^T: the MR rows of a k step are contiguous
@@ -227,7 +118,13 @@ void pack_a(const MatRef<T>& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, 
         for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[r];
         for (int r = rows; r < MR; ++r) dst[k * MR + r] = T(0);
       }
-    } else {  // walk each row of A along k (unit stride when A is row-major)
+    } else if (rows == MR) {  // MR rows of A read side by side along k
+      const T* src[MR];
+      for (int r = 0; r < MR; ++r) src[r] = A.at(i0 + ip + r, k0);
+      for (int64_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) dst[k * MR + r] = src[r][k * A.cs];
+    } else {  // the ragged last panel, row by row
       for (int r = 0; r < rows; ++r) {
         const T* src = A.at(i0 + ip + r, k0);
         for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = src[k * A.cs];
@@ -241,9 +138,9 @@ void pack_a(const MatRef<T>& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, 
 
 // Packs one NR-wide panel: depth [k0, k0+kc) x columns [j0, j0+cols) of B,
 // k-major, columns past `cols` zero.
-template <typename T>
+template <typename T, typename Blk>
 void pack_b_panel(const MatRef<T>& B, int64_t k0, int64_t kc, int64_t j0, int64_t cols, T* dst) {
-  constexpr int NR = Tile<T>::NR;
+  constexpr int NR = Blk::NR;
   if (B.cs == 1) {  // row-major B: each k step is a contiguous run
     for (int64_t k = 0; k < kc; ++k) {
       const T* src = B.at(k0 + k, j0);
@@ -283,12 +180,12 @@ void pack_b_panel(const MatRef<T>& B, int64_t k0, int64_t kc, int64_t j0, int64_
 // C tile (ROWS x cols, row stride ldc) = alpha * sum_k a[k] (x) b[k] + beta * C,
 // where a is a packed MR-row panel and b advances b_step elements per k (NR
 // for a packed panel, ldb when B is read in place). beta == 0 never reads C.
-template <typename T, int ROWS>
+template <typename T, typename Blk, int ROWS>
 void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t b_step,
                   T* __restrict c, int64_t ldc, int64_t cols, T alpha, T beta) {
   using S = Simd<T>;
   using V = typename S::V;
-  constexpr int MR = Tile<T>::MR, NV = Tile<T>::NV, NR = Tile<T>::NR, L = S::L;
+  constexpr int MR = Blk::MR, NV = Blk::NV, NR = Blk::NR, L = S::L;
   V acc[ROWS][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < ROWS; ++r)
@@ -332,13 +229,14 @@ void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int6
   }
 }
 
-template <typename T, int R = Tile<T>::MR>
+// micro_kernel for 1 <= rows <= MR, so a ragged last panel does only its rows.
+template <typename T, typename Blk, int R = Blk::MR>
 void micro_kernel_rows(int rows, int64_t kc, const T* a, const T* b, int64_t b_step, T* c,
                        int64_t ldc, int64_t cols, T alpha, T beta) {
   if (rows == R) {
-    micro_kernel<T, R>(kc, a, b, b_step, c, ldc, cols, alpha, beta);
+    micro_kernel<T, Blk, R>(kc, a, b, b_step, c, ldc, cols, alpha, beta);
   } else if constexpr (R > 1) {
-    micro_kernel_rows<T, R - 1>(rows, kc, a, b, b_step, c, ldc, cols, alpha, beta);
+    micro_kernel_rows<T, Blk, R - 1>(rows, kc, a, b, b_step, c, ldc, cols, alpha, beta);
   }
 }
 
@@ -354,9 +252,10 @@ struct Problem {
 };
 
 // C[i0:i1, j0:j1] of the problem, single-threaded.
-template <typename T>
+template <typename T, typename Blk>
 void gemm_block(const Problem<T>& p, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+  constexpr int MR = Blk::MR, NR = Blk::NR;
+  constexpr int64_t KC = Blk::KC, MC = Blk::MC, NC = Blk::NC;
   ThreadScratch& s = thread_scratch();
   const int64_t kc_max = std::min<int64_t>(KC, p.K);
   T* abuf = s.a.get<T>(static_cast<size_t>((std::min<int64_t>(MC, i1 - i0) + MR - 1) / MR * MR *
@@ -376,13 +275,14 @@ void gemm_block(const Problem<T>& p, int64_t i0, int64_t i1, int64_t j0, int64_t
       const T beta = pc == 0 ? p.beta : T(1);
       if (!p.direct_b) {
         for (int64_t jr = 0; jr < nc; jr += NR)
-          pack_b_panel(p.B, pc, kc, jc + jr, std::min<int64_t>(NR, nc - jr), bbuf + jr * kc);
+          pack_b_panel<T, Blk>(p.B, pc, kc, jc + jr, std::min<int64_t>(NR, nc - jr),
+                               bbuf + jr * kc);
       } else if (full < nc) {  // the ragged last panel is packed so no read passes N
-        pack_b_panel(p.B, pc, kc, jc + full, nc - full, ebuf);
+        pack_b_panel<T, Blk>(p.B, pc, kc, jc + full, nc - full, ebuf);
       }
       for (int64_t ic = i0; ic < i1; ic += MC) {
         const int64_t mc = std::min<int64_t>(MC, i1 - ic);
-        pack_a(p.A, ic, mc, pc, kc, abuf);
+        pack_a<T, Blk>(p.A, ic, mc, pc, kc, abuf);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t cols = std::min<int64_t>(NR, nc - jr);
           const T* bp;
@@ -399,7 +299,7 @@ void gemm_block(const Problem<T>& p, int64_t i0, int64_t i1, int64_t j0, int64_t
           }
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            micro_kernel_rows<T>(rows, kc, abuf + ir * kc, bp, b_step,
+            micro_kernel_rows<T, Blk>(rows, kc, abuf + ir * kc, bp, b_step,
                                  p.C + (ic + ir) * p.ldc + jc + jr, p.ldc, cols, p.alpha, beta);
           }
         }
@@ -424,13 +324,17 @@ struct Grid {
 };
 
 // Splits C over up to `threads` threads as tm x tn blocks. Each thread packs
-// its own A rows and B columns, so the grid minimises the largest block's
-// work plus its packing: mt * nt + kPackCost * (mt + nt) per unit of K.
-template <typename T>
-Grid choose_grid(int64_t M, int64_t N, int threads) {
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
-  constexpr double kPackCost = 16;  // one packed element ~ 16 multiply-adds
-  const int64_t pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;  // panels
+// (or reads) its own A rows and B columns, so the grid minimises the largest
+// block's time per unit of K: mt * nt multiply-adds plus mt and nt times the
+// cost of packing one element of A and B, in multiply-adds. The costs come
+// from profiles on an AVX-512 Xeon: a row-major A packs with strided stores
+// (~80), a transposed A or any B with contiguous runs or register
+// transposes (~40), and a B read in place still streams through (~20).
+template <typename T, typename Blk>
+Grid choose_grid(const Problem<T>& p, int threads) {
+  constexpr int MR = Blk::MR, NR = Blk::NR;
+  const double pack_a = p.A.cs == 1 ? 80 : 40, pack_b = p.direct_b ? 20 : 40;
+  const int64_t pm = (p.M + MR - 1) / MR, pn = (p.N + NR - 1) / NR;  // panels
   Grid best;
   double best_cost = -1;
   for (int tm = 1; tm <= threads; ++tm) {
@@ -438,7 +342,7 @@ Grid choose_grid(int64_t M, int64_t N, int threads) {
     if (tm > pm || tn > pn) continue;
     const double mt = static_cast<double>((pm + tm - 1) / tm * MR);
     const double nt = static_cast<double>((pn + tn - 1) / tn * NR);
-    const double cost = mt * nt + kPackCost * (mt + nt);
+    const double cost = mt * nt + pack_a * mt + pack_b * nt;
     if (best_cost < 0 || cost < best_cost) {
       best_cost = cost;
       best = {tm, tn};
@@ -447,9 +351,32 @@ Grid choose_grid(int64_t M, int64_t N, int threads) {
   return best;
 }
 
+// One product with a given blocking, over up to `threads` threads.
+template <typename T, typename Blk>
+void gemm_blocked(const Problem<T>& p, int threads) {
+  constexpr int MR = Blk::MR, NR = Blk::NR;
+  const Grid g = threads > 1 ? choose_grid<T, Blk>(p, threads) : Grid{};
+  if (g.tm * g.tn <= 1) {
+    gemm_block<T, Blk>(p, 0, p.M, 0, p.N);
+    return;
+  }
+  // Block edges fall on panel boundaries, so the panels (and with them every
+  // element's summation order) are the same as with one thread.
+  const int64_t pm = (p.M + MR - 1) / MR, pn = (p.N + NR - 1) / NR;
+  ref::parallel_for(g.tm * g.tn, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t bm = t / g.tn, bn = t % g.tn;
+      const int64_t i0 = std::min(p.M, pm * bm / g.tm * MR);
+      const int64_t i1 = std::min(p.M, pm * (bm + 1) / g.tm * MR);
+      const int64_t j0 = std::min(p.N, pn * bn / g.tn * NR);
+      const int64_t j1 = std::min(p.N, pn * (bn + 1) / g.tn * NR);
+      if (i0 < i1 && j0 < j1) gemm_block<T, Blk>(p, i0, i1, j0, j1);
+    }
+  });
+}
+
 template <typename T>
 void gemm_one(const GemmDesc& d, const T* a, const T* b, T* c, int threads) {
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
   const T alpha = static_cast<T>(d.alpha), beta = static_cast<T>(d.beta);
   if (d.K <= 0 || alpha == T(0)) {
     scale_c(c, d.ldc, d.M, d.N, beta);
@@ -465,28 +392,16 @@ void gemm_one(const GemmDesc& d, const T* a, const T* b, T* c, int threads) {
   p.K = d.K;
   p.alpha = alpha;
   p.beta = beta;
-  p.direct_b = !d.trans_b && d.M <= kDirectBMaxM;
-
+  // The blocking depends on the whole product only (never on the thread
+  // count), which keeps results identical across thread counts.
+  const bool narrow = d.M <= kNarrowMaxM;
+  p.direct_b = narrow && !d.trans_b;
   // About 1 MFLOP per thread repays waking it.
   const double flops = 2.0 * static_cast<double>(d.M) * static_cast<double>(d.N) *
                        static_cast<double>(d.K);
   threads = static_cast<int>(std::clamp<double>(flops / 1e6, 1.0, threads));
-  const Grid g = threads > 1 ? choose_grid<T>(d.M, d.N, threads) : Grid{};
-  if (g.tm * g.tn <= 1) {
-    gemm_block(p, 0, d.M, 0, d.N);
-    return;
-  }
-  const int64_t pm = (d.M + MR - 1) / MR, pn = (d.N + NR - 1) / NR;
-  ref::parallel_for(g.tm * g.tn, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t bm = t / g.tn, bn = t % g.tn;
-      const int64_t i0 = std::min(d.M, pm * bm / g.tm * MR);
-      const int64_t i1 = std::min(d.M, pm * (bm + 1) / g.tm * MR);
-      const int64_t j0 = std::min(d.N, pn * bn / g.tn * NR);
-      const int64_t j1 = std::min(d.N, pn * (bn + 1) / g.tn * NR);
-      if (i0 < i1 && j0 < j1) gemm_block(p, i0, i1, j0, j1);
-    }
-  });
+  if (narrow) gemm_blocked<T, NarrowBlocking<T>>(p, threads);
+  else gemm_blocked<T, WideBlocking<T>>(p, threads);
 }
 
 template <typename T>

@@ -2,7 +2,6 @@
 // reference backend. The GEMM is in gemm.cpp.
 #include "backends/reference/reference_backend.h"
 
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -11,80 +10,22 @@
 
 #include "backends/philox.h"
 #include "backends/reference/parallel.h"
+#include "backends/reference/simd.h"
 #include "backends/reference/strided_loop.h"
+#include "backends/reference/vmath.h"
 
 namespace loom {
 
 using ref::for_each_row;
 
-// The element-wise loops call these with a compile-time op; inlining them
-// folds the switch away so the loop can vectorize.
-#if defined(__GNUC__)
-#define LOOM_ALWAYS_INLINE [[gnu::always_inline]] inline
-#else
-#define LOOM_ALWAYS_INLINE inline
-#endif
-
 namespace {
 
-// ---- f32 exp, tanh and sigmoid without libm calls ----------------------------------
-// libm's scalar calls keep a loop from vectorizing (tanhf alone costs ~20 ns),
-// so f32 uses these branch-free forms, which GCC vectorizes; they stay within
-// a few ulp of the correctly rounded result (checked in backend_test.cpp).
-// f64 keeps libm.
+using ref::vmath::exp_f32;
+using ref::vmath::sigmoid_f32;
+using ref::vmath::tanh_f32;
 
-// e^x: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-7 Taylor polynomial
-// (truncation error < 1e-8 relative), 2^n applied as two normal powers of two
-// so results down in the subnormal range and up to FLT_MAX stay right.
-LOOM_ALWAYS_INLINE float exp_f32(float x) {
-  float xc = x > -104.0f ? x : -104.0f;  // also maps NaN to a finite value here
-  xc = xc < 89.0f ? xc : 89.0f;          // beyond these the result is 0 or inf anyway
-  // Round to nearest by adding and removing 1.5 * 2^23 (floorf would not vectorize).
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  // Cody-Waite: ln2_hi has few bits, so n * ln2_hi is exact.
-  const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n), n1 = ni >> 1, n2 = ni - n1;
-  const float s1 = std::bit_cast<float>((n1 + 127) << 23);
-  const float s2 = std::bit_cast<float>((n2 + 127) << 23);
-  const float y = p * s1 * s2;
-  return x != x ? x : y;
-}
-
-// tanh: the odd Taylor series through x^19 below |x| = 0.55 (where it has
-// converged to < 1e-8 relative), else (1 - e) / (1 + e) with e = e^(-2|x|).
-LOOM_ALWAYS_INLINE float tanh_f32(float x) {
-  const float ax = std::abs(x), x2 = x * x;
-  float p = -443861162.0f / 1856156927625.0f;
-  p = p * x2 + 6404582.0f / 10854718875.0f;
-  p = p * x2 + -929569.0f / 638512875.0f;
-  p = p * x2 + 21844.0f / 6081075.0f;
-  p = p * x2 + -1382.0f / 155925.0f;
-  p = p * x2 + 62.0f / 2835.0f;
-  p = p * x2 + -17.0f / 315.0f;
-  p = p * x2 + 2.0f / 15.0f;
-  p = p * x2 + -1.0f / 3.0f;
-  const float small = ax + ax * x2 * p;
-  const float e = exp_f32(-2.0f * ax);
-  const float big = (1.0f - e) / (1.0f + e);
-  // tanh is odd; copysign keeps tanh(-0) = -0. NaN: ax < 0.55 fails, big is NaN.
-  return std::copysign(ax < 0.55f ? small : big, x);
-}
-
-// 1 / (1 + e^-x) from e = e^-|x| <= 1, so nothing overflows.
-LOOM_ALWAYS_INLINE float sigmoid_f32(float x) {
-  const float e = exp_f32(-std::abs(x));
-  const float s = 1.0f / (1.0f + e);
-  return x >= 0.0f ? s : e * s;
-}
-
+// The element-wise loops call these with a compile-time op; inlining them
+// (LOOM_ALWAYS_INLINE, vmath.h) folds the switch away so the loop can vectorize.
 template <typename T>
 LOOM_ALWAYS_INLINE T unary_value(UnaryOp op, T x) {
   switch (op) {
@@ -389,22 +330,20 @@ T reduce_run(ReduceOp op, const T* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) acc += static_cast<SumAcc<T>>(x[i]);
     return static_cast<T>(acc);
   }
-  // Independent lanes, so the compare-and-select loop vectorizes (GCC does
-  // not vectorize a NaN-aware max reduction written as one accumulator).
-  constexpr int kLanes = 16;
-  T lanes[kLanes];
-  std::fill(lanes, lanes + kLanes, reduce_start<T>(op));
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    if (op == ReduceOp::max)
-      for (int l = 0; l < kLanes; ++l) lanes[l] = max_step(lanes[l], x[i + l]);
-    else
-      for (int l = 0; l < kLanes; ++l) lanes[l] = min_step(lanes[l], x[i + l]);
-  }
   T m = reduce_start<T>(op);
+  int64_t i = 0;
+  if constexpr (std::is_floating_point_v<T>) {
+    // Explicit vector lanes: GCC does not vectorize a NaN-aware max/min
+    // reduction written with one scalar accumulator.
+    using S = ref::Simd<T>;
+    typename S::V lanes = S::splat(m);
+    for (; i + S::L <= n; i += S::L)
+      lanes = op == ReduceOp::max ? S::max_nan(lanes, S::load(x + i)) : S::min_nan(lanes, S::load(x + i));
+    T t[S::L];
+    S::store(t, lanes);
+    for (int l = 0; l < S::L; ++l) m = op == ReduceOp::max ? max_step(m, t[l]) : min_step(m, t[l]);
+  }
   for (; i < n; ++i) m = op == ReduceOp::max ? max_step(m, x[i]) : min_step(m, x[i]);
-  for (int l = 0; l < kLanes; ++l)
-    m = op == ReduceOp::max ? max_step(m, lanes[l]) : min_step(m, lanes[l]);
   return m;
 }
 
@@ -427,10 +366,15 @@ void reduce_columns(ReduceOp op, const T* x, int64_t rows, int64_t rs, int64_t n
       std::fill(acc, acc + nb, reduce_start<T>(op));
       for (int64_t r = 0; r < rows; ++r) {
         const T* row = x + r * rs + j0;
-        if (op == ReduceOp::max)
-          for (int64_t j = 0; j < nb; ++j) acc[j] = max_step(acc[j], row[j]);
-        else
-          for (int64_t j = 0; j < nb; ++j) acc[j] = min_step(acc[j], row[j]);
+        int64_t j = 0;
+        if constexpr (std::is_floating_point_v<T>) {  // see reduce_run
+          using S = ref::Simd<T>;
+          for (; j + S::L <= nb; j += S::L) {
+            const auto v = S::load(row + j), a = S::load(acc + j);
+            S::store(acc + j, op == ReduceOp::max ? S::max_nan(a, v) : S::min_nan(a, v));
+          }
+        }
+        for (; j < nb; ++j) acc[j] = op == ReduceOp::max ? max_step(acc[j], row[j]) : min_step(acc[j], row[j]);
       }
       std::copy(acc, acc + nb, dst + j0);
     }

@@ -22,7 +22,7 @@
 //                  a|an [INT] ADJ ["," ADJ] film|movie  "a dull , endless movie"
 //                  "i" [really] VERB "the" ASPECT       "i loved the soundtrack"
 //                  "the" ASPECT felt|seemed [INT] ADJ
-//                  "it" was [INT] ADJ
+//                  "it" was|is [INT] ADJ
 //                and, with probability negation_rate, a negated form of the
 //                same shape ("the plot was not dull", "not a good film",
 //                "i never enjoyed the score", "the pacing hardly felt tedious",
@@ -47,7 +47,11 @@
 // RNN. Measured in tests/text/synthetic_test.cpp (8,000 training and 4,000
 // test reviews, default options): logistic regression on word counts reaches
 // 0.74 test accuracy (0.75 on its own training set, so more data would not
-// help), on unigram + bigram counts 0.85, and the label rule 1.0.
+// help), on unigram + bigram counts 0.85, and the label rule 1.0. While
+// designing the corpus, a PyTorch reference (20,000 training reviews, seed 1;
+// 5,000 test reviews, seed 2; maxlen 200, pre-padding, Embedding 32, batch
+// 128, Adam 3e-3) gave: LSTM(32) 0.97 test accuracy after 3 epochs and 0.99
+// after 4; Embedding -> masked average -> Dense 0.73 after 8 epochs.
 //
 // Lengths: each review has between min_length and max_length tokens (at least
 // min_length words not counting punctuation tokens; at most max_length

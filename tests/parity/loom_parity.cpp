@@ -96,16 +96,19 @@ void load_weight(const CaseContext& c, const Json& weights, const std::string& k
                  const ParameterPtr& param, const std::string& field, DType dtype) {
   const Json* j = weights.find(key);
   if (!param) {
-    if (j && !j->is_null()) c.bad(field, "present, but the layer has no such weight (use_bias false?)");
+    if (j && !j->is_null())
+      c.bad(field, "present, but the layer has no such weight (use_bias is false)");
     return;
   }
-  if (!j || j->is_null()) c.bad(field, fmt::format("missing; the layer has {} of shape {}",
-                                                   param->name, shape_str(param->value.shape())));
+  if (!j || j->is_null())
+    c.bad(field, fmt::format("missing; the layer has {} of shape {}", param->name,
+                             shape_str(param->value.shape())));
   const Tensor v = tensor_from_json(c, *j, field, dtype);
   if (v.shape() != param->value.shape())
     c.bad(field, fmt::format("shape {} does not match the layer's {} {}", shape_str(v.shape()),
                              param->name, shape_str(param->value.shape())));
-  LOOM_CHECK(param->value.is_contiguous(), "{}: parameter {} is not contiguous", c.path, param->name);
+  LOOM_CHECK(param->value.is_contiguous(), "{}: parameter {} is not contiguous", c.path,
+             param->name);
   NoGradGuard no_grad;
   const std::vector<double> src = v.to_vector<double>();
   if (dtype == DType::f32) {
@@ -119,6 +122,7 @@ void load_weight(const CaseContext& c, const Json& weights, const std::string& k
 
 // The layer's weights with their case names ("weights.kernel",
 // "weights.forward.bias", ...), in the order of the case's grads.weights.
+// Without use_bias the bias entry has a null param (the file must not have one).
 struct NamedWeight {
   std::string field;  // "weights.forward.kernel"
   std::string key;    // "kernel"
@@ -128,10 +132,10 @@ struct NamedWeight {
 
 std::vector<NamedWeight> weights_of(const BuiltinRNN& layer, const std::string& group) {
   const std::string prefix = group.empty() ? "weights." : "weights." + group + ".";
-  std::vector<NamedWeight> out{{prefix + "kernel", "kernel", group, layer.kernel()},
-                               {prefix + "recurrent_kernel", "recurrent_kernel", group,
-                                layer.recurrent_kernel()}};
-  if (layer.bias()) out.push_back({prefix + "bias", "bias", group, layer.bias()});
+  std::vector<NamedWeight> out{
+      {prefix + "kernel", "kernel", group, layer.kernel()},
+      {prefix + "recurrent_kernel", "recurrent_kernel", group, layer.recurrent_kernel()},
+      {prefix + "bias", "bias", group, layer.bias()}};
   return out;
 }
 
@@ -142,16 +146,19 @@ std::shared_ptr<BuiltinRNN> make_layer_from_case(const CaseContext& c, const Jso
       if (fallback) return fallback;
       c.bad(std::string("layer.") + key, "missing");
     }
-    if (!v->is_string()) c.bad(std::string("layer.") + key, fmt::format("expected a string, got {}", v->type_name()));
+    if (!v->is_string())
+      c.bad(std::string("layer.") + key, fmt::format("expected a string, got {}", v->type_name()));
     return v->as_string();
   };
   auto flag = [&](const char* key, bool fallback) -> bool {
     const Json* v = layer.find(key);
     if (!v || v->is_null()) return fallback;
-    if (!v->is_bool()) c.bad(std::string("layer.") + key, fmt::format("expected a boolean, got {}", v->type_name()));
+    if (!v->is_bool())
+      c.bad(std::string("layer.") + key, fmt::format("expected a boolean, got {}", v->type_name()));
     return v->as_bool();
   };
-  if (!layer.is_object()) c.bad("layer", fmt::format("expected an object, got {}", layer.type_name()));
+  if (!layer.is_object())
+    c.bad("layer", fmt::format("expected an object, got {}", layer.type_name()));
   const std::string type = str("type", nullptr);
   const Json* units = layer.find("units");
   if (!units || !units->is_integer() || units->as_int() <= 0)
@@ -197,8 +204,9 @@ void compare(const CaseContext& c, const Tensor& a, const Tensor& ref, const std
     }
   }
   const std::string det =
-      at < 0 ? "" : fmt::format("{}{}: loom={:.9g} ref={:.9g}", label, index_str(ref.shape(), at),
-                                x[static_cast<size_t>(at)], y[static_cast<size_t>(at)]);
+      at < 0 ? ""
+             : fmt::format("{}{}: loom={:.9g} ref={:.9g}", label, index_str(ref.shape(), at),
+                           x[static_cast<size_t>(at)], y[static_cast<size_t>(at)]);
   worst.offer(err, label, det);
 }
 
@@ -214,7 +222,8 @@ std::vector<Tensor> tensor_list(const CaseContext& c, const Json& j, const std::
 CaseResult run_case(const std::string& path, DType dtype) {
   CaseContext c{path};
   const Json doc = Json::parse_file(path);
-  if (!doc.is_object()) c.bad("(top level)", fmt::format("expected an object, got {}", doc.type_name()));
+  if (!doc.is_object())
+    c.bad("(top level)", fmt::format("expected an object, got {}", doc.type_name()));
   auto need = [&](const char* key) -> const Json& {
     const Json* v = doc.find(key);
     if (!v) c.bad(key, "missing");
@@ -234,7 +243,8 @@ CaseResult run_case(const std::string& path, DType dtype) {
     if (!bidir.is_object()) c.bad("bidirectional", "expected null or an object");
     const Json* mm = bidir.find("merge_mode");
     if (!mm) c.bad("bidirectional.merge_mode", "missing (null means none)");
-    if (!mm->is_null() && !mm->is_string()) c.bad("bidirectional.merge_mode", "expected a string or null");
+    if (!mm->is_null() && !mm->is_string())
+      c.bad("bidirectional.merge_mode", "expected a string or null");
     Bidirectional::Options bo;
     bo.merge_mode = mm->is_null() ? "none" : mm->as_string();
     bi = Bidirectional::make(inner, bo, "bidirectional");
@@ -243,14 +253,17 @@ CaseResult run_case(const std::string& path, DType dtype) {
 
   // ---- inputs ----------------------------------------------------------------------------
   Tensor x = tensor_from_json(c, need("inputs"), "inputs", dtype);
-  if (x.ndim() != 3) c.bad("inputs", fmt::format("expected (batch, timesteps, features), got {}", shape_str(x.shape())));
+  if (x.ndim() != 3)
+    c.bad("inputs",
+          fmt::format("expected (batch, timesteps, features), got {}", shape_str(x.shape())));
   x.set_requires_grad(true);
   const int64_t B = x.dim(0), T = x.dim(1);
   Tensor mask;
   if (!need("mask").is_null()) {
     mask = tensor_from_json(c, need("mask"), "mask", dtype);
     if (mask.shape() != Shape({B, T}))
-      c.bad("mask", fmt::format("shape {} does not match inputs (B,T) = {}", shape_str(mask.shape()), shape_str({B, T})));
+      c.bad("mask", fmt::format("shape {} does not match inputs (B,T) = {}",
+                                shape_str(mask.shape()), shape_str({B, T})));
   }
   std::vector<Tensor> initial;
   if (!need("initial_state").is_null()) {
@@ -268,16 +281,14 @@ CaseResult run_case(const std::string& path, DType dtype) {
     for (auto& w : weights_of(*inner, "forward")) weights.push_back(w);
     for (auto& w : weights_of(*bw, "backward")) weights.push_back(w);
     for (const char* g : {"forward", "backward"})
-      if (!wj.find(g) || !wj.at(g).is_object()) c.bad(std::string("weights.") + g, "missing or not an object");
+      if (!wj.find(g) || !wj.at(g).is_object())
+        c.bad(std::string("weights.") + g, "missing or not an object");
   } else {
     weights = weights_of(*inner, "");
   }
   for (const NamedWeight& w : weights)
     load_weight(c, w.group.empty() ? wj : wj.at(w.group), w.key, w.param, w.field, dtype);
-  if (!inner->bias()) {  // use_bias false: a bias in the file would be ignored silently
-    const Json& g = bi ? wj.at("forward") : wj;
-    if (g.find("bias") && !g.at("bias").is_null()) c.bad(bi ? "weights.forward.bias" : "weights.bias", "present although use_bias is false");
-  }
+  std::erase_if(weights, [](const NamedWeight& w) { return !w.param; });  // no bias: no gradient
 
   // ---- forward ---------------------------------------------------------------------------
   RnnCallArgs args;
@@ -288,8 +299,10 @@ CaseResult run_case(const std::string& path, DType dtype) {
 
   const std::vector<Tensor> ref_out = tensor_list(c, need("outputs"), "outputs", dtype);
   if (ref_out.size() != out.size())
-    c.bad("outputs", fmt::format("{} reference outputs but the layer returned {}", ref_out.size(), out.size()));
-  for (size_t k = 0; k < out.size(); ++k) compare(c, out[k], ref_out[k], fmt::format("output {}", k), r.fwd);
+    c.bad("outputs", fmt::format("{} reference outputs but the layer returned {}", ref_out.size(),
+                                 out.size()));
+  for (size_t k = 0; k < out.size(); ++k)
+    compare(c, out[k], ref_out[k], fmt::format("output {}", k), r.fwd);
 
   // ---- gradients of sum_k <outputs[k], cotangents[k]> --------------------------------------
   const std::vector<Tensor> cot = tensor_list(c, need("cotangents"), "cotangents", dtype);
@@ -297,7 +310,9 @@ CaseResult run_case(const std::string& path, DType dtype) {
     c.bad("cotangents", fmt::format("{} cotangents for {} outputs", cot.size(), out.size()));
   for (size_t k = 0; k < cot.size(); ++k)
     if (cot[k].shape() != out[k].shape())
-      c.bad(fmt::format("cotangents[{}]", k), fmt::format("shape {} but output {} is {}", shape_str(cot[k].shape()), k, shape_str(out[k].shape())));
+      c.bad(fmt::format("cotangents[{}]", k),
+            fmt::format("shape {} but output {} is {}", shape_str(cot[k].shape()), k,
+                        shape_str(out[k].shape())));
 
   std::vector<Tensor> wrt{x};
   wrt.insert(wrt.end(), initial.begin(), initial.end());
@@ -312,11 +327,14 @@ CaseResult run_case(const std::string& path, DType dtype) {
     return *v;
   };
   size_t gi = 0;
-  compare(c, g[gi++], tensor_from_json(c, gfield("inputs"), "grads.inputs", dtype), "inputs", r.grad);
+  compare(c, g[gi++], tensor_from_json(c, gfield("inputs"), "grads.inputs", dtype), "inputs",
+          r.grad);
   if (!initial.empty()) {
-    const std::vector<Tensor> ref = tensor_list(c, gfield("initial_state"), "grads.initial_state", dtype);
+    const std::vector<Tensor> ref =
+        tensor_list(c, gfield("initial_state"), "grads.initial_state", dtype);
     if (ref.size() != initial.size())
-      c.bad("grads.initial_state", fmt::format("{} tensors for {} initial states", ref.size(), initial.size()));
+      c.bad("grads.initial_state",
+            fmt::format("{} tensors for {} initial states", ref.size(), initial.size()));
     for (size_t k = 0; k < ref.size(); ++k)
       compare(c, g[gi++], ref[k], fmt::format("initial_state[{}]", k), r.grad);
   }
@@ -341,7 +359,8 @@ std::vector<std::string> collect(const std::vector<std::string>& paths) {
     if (fs::is_directory(p, ec)) {
       std::vector<std::string> found;
       for (const auto& e : fs::recursive_directory_iterator(p))
-        if (e.is_regular_file() && e.path().extension() == ".json") found.push_back(e.path().string());
+        if (e.is_regular_file() && e.path().extension() == ".json")
+          found.push_back(e.path().string());
       std::sort(found.begin(), found.end());
       if (found.empty()) fail("loom_parity: no *.json case files under {}", p);
       files.insert(files.end(), found.begin(), found.end());
@@ -417,8 +436,10 @@ int main(int argc, char** argv) {
     if (!error.empty()) {
       ++failed;
       // Case errors start with the file's path already; others get it added.
-      if (error.rfind(f, 0) == 0) std::printf("FAIL %s\n", error.c_str());
-      else std::printf("FAIL %s: %s\n", f.c_str(), error.c_str());
+      if (error.rfind(f, 0) == 0)
+        std::printf("FAIL %s\n", error.c_str());
+      else
+        std::printf("FAIL %s: %s\n", f.c_str(), error.c_str());
     } else {
       r.ok ? ++passed : ++failed;
       if (!r.ok || !opt.quiet) {

@@ -333,6 +333,27 @@ TEST(Reduce, IntegerSumAndNaNPropagation) {
   }
 }
 
+// NaN anywhere in a long run (inside the vectorized part or the tail) wins
+// for sum, max and min, along rows and down columns.
+TEST(Reduce, NaNWinsInLongRuns) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const int64_t R = 37, C = 1000;
+  for (int64_t pos : {int64_t{0}, int64_t{5}, int64_t{500}, C - 1}) {
+    auto x = random_values<float>(static_cast<size_t>(R * C), 61);
+    const int64_t row = pos % R;
+    x[static_cast<size_t>(row * C + pos)] = nan;
+    std::vector<float> rows(R), cols(C);
+    for (ReduceOp op : {ReduceOp::sum, ReduceOp::max, ReduceOp::min}) {
+      reference_backend().reduce(op, view_of(x.data(), {R, C}), view_of(rows.data(), {R, 1}));
+      reference_backend().reduce(op, view_of(x.data(), {R, C}), view_of(cols.data(), {1, C}));
+      for (int64_t r = 0; r < R; ++r)
+        EXPECT_EQ(std::isnan(rows[r]), r == row) << "row " << r << " op " << static_cast<int>(op);
+      for (int64_t c = 0; c < C; ++c)
+        EXPECT_EQ(std::isnan(cols[c]), c == pos) << "col " << c << " op " << static_cast<int>(op);
+    }
+  }
+}
+
 // ---- scatter_add_rows -------------------------------------------------------------------------
 
 template <typename Id>

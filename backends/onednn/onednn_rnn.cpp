@@ -1,0 +1,976 @@
+// Whole recurrent layers on oneDNN's RNN primitives, forward training and
+// backward.
+//
+// Dimension letters: B batch, T timesteps, F input features, H units,
+// G gates (GH = G*H), Gb gates of oneDNN's bias (G, or 4 for LBR GRU).
+//
+// Cells: SimpleRNN -> vanilla_rnn (tanh, relu, sigmoid), LSTM -> vanilla_lstm,
+// GRU reset_after=false -> vanilla_gru, GRU reset_after=true -> lbr_gru.
+// go_backwards -> unidirectional_right2left. Bidirectional layers reach the
+// backend as two calls (one per direction, layers/rnn/bidirectional.cpp),
+// so each call is one unidirectional primitive.
+//
+// Three paths (RnnRunner::forward decides):
+//   dense    no mask (or a mask with nothing masked): one primitive run.
+//   packed   a padding mask (each row's unmasked steps contiguous: left or
+//            right padding, either direction, rows of any length, empty
+//            rows): rows sorted by length and packed, one primitive run per
+//            distinct length (see PackedWorkspace).
+//   explicit a mask with holes: Loom's explicit BPTT on this backend.
+//
+// Layouts (oneDNN's names; rnn_layout.h for the weights):
+//   x (B,T,F) is oneDNN's `ntc` src_layer: described with strides, no copy.
+//   every step's h comes back in `ntc` (B,T,H) in input-time order; Loom's
+//     sequence output is in processing order, so go_backwards reverses it.
+//   h0, c0, hT, cT (B,H) are `ldnc` with L = D = 1.
+//   weights are given as `ldigo` (Keras's layout) and reordered into the
+//     layout the primitive chose (format `any`) once per call: the forward
+//     and backward primitives prefer different ones, and the weights change
+//     at every optimizer step anyway. Weight gradients come back in ldigo.
+//
+// Per shape (cell, activation, direction, B, T, F, H, training) one plan
+// holds the primitives, the layouts they chose and a buffer of zeros; plans
+// are cached, so a training loop builds them once. Scratch memory (oneDNN's
+// workspace, the saved states, reordered weights) comes from a pool, so
+// steps do not page-fault through fresh allocations.
+//
+// Semantics kept equal to the explicit BPTT (SEMANTICS.md):
+//   - input dropout multiplies x before the primitive (x_d = x * mask, a
+//     (B,F) mask shared by every step) and dx after it;
+//   - the last-step output y (without return_sequences) is hT, so its
+//     cotangent joins dhT as the primitive's diff_dst_iter;
+//   - oneDNN accumulates into its weight and bias gradients: they are zeroed
+//     before every backward call (and the packed segments share them).
+#include "backends/onednn/onednn_rnn.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include "backends/onednn/dnnl_compat.h"
+#include "backends/onednn/rnn_layout.h"
+#include "backends/reference/parallel.h"
+// For masks with holes rnn_forward runs the explicit BPTT itself (on this
+// backend's kernels), as bptt.h offers to backends that cover only some cases.
+#include "layers/rnn/bptt.h"
+
+namespace loom::onednn {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// ---- pooled scratch buffers ------------------------------------------------------------
+
+// Freed buffers kept for reuse, by size. Shared with every Buffer handed out,
+// so a workspace that outlives the backend still frees safely.
+struct PoolState {
+  static constexpr size_t kMaxKeptBytes = size_t{1} << 30;
+  std::mutex mu;
+  std::multimap<size_t, void*> free;
+  size_t kept_bytes = 0;
+  ~PoolState() {
+    for (auto& [bytes, p] : free) std::free(p);
+  }
+};
+
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(std::shared_ptr<PoolState> pool, void* p, size_t bytes)
+      : pool_(std::move(pool)), p_(p), bytes_(bytes) {}
+  Buffer(Buffer&& o) noexcept { *this = std::move(o); }
+  Buffer& operator=(Buffer&& o) noexcept {
+    if (this != &o) {
+      release();
+      pool_ = std::move(o.pool_);
+      p_ = std::exchange(o.p_, nullptr);
+      bytes_ = std::exchange(o.bytes_, 0);
+    }
+    return *this;
+  }
+  ~Buffer() { release(); }
+  float* f() const { return static_cast<float*>(p_); }
+  void* data() const { return p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+
+ private:
+  void release() {
+    if (!p_) return;
+    {
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      if (pool_->kept_bytes + bytes_ <= PoolState::kMaxKeptBytes) {
+        pool_->free.emplace(bytes_, p_);
+        pool_->kept_bytes += bytes_;
+        p_ = nullptr;
+      }
+    }
+    if (p_) std::free(p_);
+    p_ = nullptr;
+  }
+  std::shared_ptr<PoolState> pool_;
+  void* p_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// A buffer of at least `bytes` (64-byte aligned): a kept one of up to twice
+// the size, else a new one.
+Buffer acquire(const std::shared_ptr<PoolState>& pool, size_t bytes) {
+  bytes = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+  {
+    std::lock_guard<std::mutex> lock(pool->mu);
+    auto it = pool->free.lower_bound(bytes);
+    if (it != pool->free.end() && it->first <= 2 * bytes) {
+      Buffer b(pool, it->second, it->first);
+      pool->kept_bytes -= it->first;
+      pool->free.erase(it);
+      return b;
+    }
+  }
+  void* p = std::aligned_alloc(64, bytes);
+  LOOM_CHECK(p != nullptr, "onednn rnn: out of memory allocating {} bytes", bytes);
+  return Buffer(pool, p, bytes);
+}
+
+// ---- plans ------------------------------------------------------------------------------
+
+struct RnnKey {
+  RnnCellKind cell;
+  bool reset_after;
+  RnnActivation activation;
+  bool backwards;
+  bool training;
+  int64_t B, T, F, H;
+  auto operator<=>(const RnnKey&) const = default;
+};
+
+DnnlCell dnnl_cell(const RnnDesc& d) {
+  switch (d.cell) {
+    case RnnCellKind::simple_rnn: return DnnlCell::vanilla_rnn;
+    case RnnCellKind::lstm: return DnnlCell::lstm;
+    case RnnCellKind::gru: return d.reset_after ? DnnlCell::lbr_gru : DnnlCell::gru;
+  }
+  return DnnlCell::lstm;
+}
+
+dnnl::algorithm dnnl_activation(RnnActivation a) {
+  switch (a) {
+    case RnnActivation::relu: return dnnl::algorithm::eltwise_relu;
+    case RnnActivation::sigmoid: return dnnl::algorithm::eltwise_logistic;
+    default: return dnnl::algorithm::eltwise_tanh;
+  }
+}
+
+// One primitive pair for one shape: B rows, T steps (a plan for a packed
+// segment has that segment's rows and steps).
+struct RnnPlan {
+  RnnKey key;
+  int G = 1, Gb = 1;
+  bool lstm = false;
+  memory::desc x_md, y_md, iter_md;  // ntc (T,B,F), ntc (T,B,H), ldnc (1,1,B,H)
+  memory::desc wl_user, wi_user;     // ldigo (1,1,F,G,H), (1,1,H,G,H): Keras's layout
+  memory::desc bias_md;              // ldgo (1,1,Gb,H)
+  dnnl::primitive fwd, bwd;
+  memory::desc fwd_wl, fwd_wi, bwd_wl, bwd_wi, ws_md;  // the layouts the primitives chose
+  Buffer zeros;  // read-only zeros for absent inputs: max(B*T*H, Gb*H) floats
+};
+
+std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, const std::shared_ptr<PoolState>& pool,
+                                    const RnnDesc& d, const RnnKey& key) {
+  auto p = std::make_shared<RnnPlan>();
+  const int64_t B = key.B, T = key.T, F = key.F, H = key.H;
+  p->key = key;
+  p->G = static_cast<int>(d.gates());
+  p->Gb = dnnl_bias_gates(d.cell, d.reset_after);
+  p->lstm = d.cell == RnnCellKind::lstm;
+  // Kernels are handed to oneDNN in Keras's layout as its `ldigo`, which
+  // needs the gate orders to agree (rnn_layout.h).
+  LOOM_CHECK(gates_in_keras_order(d.cell),
+             "onednn rnn: {} gates are not in oneDNN's order; permute the kernels first",
+             rnn_cell_kind_name(d.cell));
+  const memory::dim G = p->G;
+  p->x_md = memory::desc({T, B, F}, dt::f32, memory::dims{F, T * F, 1});
+  p->y_md = memory::desc({T, B, H}, dt::f32, memory::dims{H, T * H, 1});
+  p->iter_md = memory::desc({1, 1, B, H}, dt::f32, tag::ldnc);
+  p->wl_user = memory::desc({1, 1, F, G, H}, dt::f32, tag::ldigo);
+  p->wi_user = memory::desc({1, 1, H, G, H}, dt::f32, tag::ldigo);
+  p->bias_md = memory::desc({1, 1, p->Gb, H}, dt::f32, tag::ldgo);
+
+  RnnMemoryDescs m;
+  m.src_layer = m.diff_src_layer = p->x_md;
+  m.dst_layer = m.diff_dst_layer = p->y_md;
+  m.src_iter = m.dst_iter = m.diff_src_iter = m.diff_dst_iter = p->iter_md;
+  if (p->lstm) m.src_iter_c = m.dst_iter_c = m.diff_src_iter_c = m.diff_dst_iter_c = p->iter_md;
+  m.weights_layer = memory::desc({1, 1, F, G, H}, dt::f32, tag::any);
+  m.weights_iter = memory::desc({1, 1, H, G, H}, dt::f32, tag::any);
+  // The weight gradients are asked for in Keras's layout, so they land in
+  // the caller's buffers without a reorder.
+  m.diff_weights_layer = p->wl_user;
+  m.diff_weights_iter = p->wi_user;
+  m.bias = m.diff_bias = p->bias_md;
+  const dnnl::rnn_direction dir = key.backwards ? dnnl::rnn_direction::unidirectional_right2left
+                                                : dnnl::rnn_direction::unidirectional_left2right;
+  RnnPrimitiveDescs pds;
+  try {
+    pds = make_rnn_primitive_descs(eng, dnnl_cell(d), dnnl_activation(d.activation), dir,
+                                   key.training, m);
+  } catch (const dnnl::error& e) {
+    fail("onednn rnn: oneDNN rejected {} B={} T={} F={} H={}: {}", rnn_cell_kind_name(d.cell), B,
+         T, F, H, e.what());
+  }
+  auto md = [](const dnnl::primitive_desc& pd, int arg) {
+    return pd.query_md(dnnl::query::exec_arg_md, arg);
+  };
+  p->fwd = dnnl::primitive(pds.fwd);
+  p->fwd_wl = md(pds.fwd, DNNL_ARG_WEIGHTS_LAYER);
+  p->fwd_wi = md(pds.fwd, DNNL_ARG_WEIGHTS_ITER);
+  if (key.training) {
+    p->ws_md = pds.fwd.workspace_desc();
+    p->bwd = dnnl::primitive(pds.bwd);
+    p->bwd_wl = md(pds.bwd, DNNL_ARG_WEIGHTS_LAYER);
+    p->bwd_wi = md(pds.bwd, DNNL_ARG_WEIGHTS_ITER);
+    LOOM_CHECK(md(pds.bwd, DNNL_ARG_DIFF_WEIGHTS_LAYER) == p->wl_user &&
+                   md(pds.bwd, DNNL_ARG_DIFF_WEIGHTS_ITER) == p->wi_user,
+               "onednn rnn: the backward primitive did not take the weight gradients in ldigo");
+  }
+  const size_t nz = static_cast<size_t>(std::max(B * T * H, p->Gb * H));
+  p->zeros = acquire(pool, nz * sizeof(float));
+  std::memset(p->zeros.data(), 0, nz * sizeof(float));
+  return p;
+}
+
+// The tensors of one primitive run over a dense batch (n rows, L steps), in
+// the plan's layouts: x (n,L,F) and y (n,L,H) as ntc, states (n,H).
+struct DenseRun {
+  const float* x = nullptr;
+  const float* h0 = nullptr;  // never null (the plan's zeros for none)
+  const float* c0 = nullptr;  // LSTM
+  const float* bias = nullptr;
+  float* dst_layer = nullptr;
+  float* dst_iter = nullptr;
+  float* dst_iter_c = nullptr;
+  void* ws = nullptr;  // training
+  // backward
+  const float* ddst_layer = nullptr;
+  const float* ddst_iter = nullptr;
+  const float* ddst_iter_c = nullptr;
+  float* dx = nullptr;
+  float* dh0 = nullptr;
+  float* dc0 = nullptr;
+  float* dwl = nullptr;  // (F,GH), oneDNN adds into it
+  float* dwi = nullptr;  // (H,GH), oneDNN adds into it
+  float* db = nullptr;   // (Gb*H), oneDNN adds into it
+};
+
+// What rnn_forward keeps for rnn_backward on the dense path. The forward
+// inputs (x, h0, c0, weights, bias, masks) are re-read from
+// RnnBackwardArgs::fwd; everything the primitive produced is held here.
+struct DnnlWorkspace : RnnWorkspace {
+  std::shared_ptr<const RnnPlan> plan;
+  Buffer xd;                    // (B,T,F) x * input dropout mask; empty without dropout
+  Buffer bias;                  // oneDNN bias when it is not the caller's (LBR GRU)
+  Buffer dst_layer;             // (B,T,H) every step's h, input-time order
+  Buffer dst_iter, dst_iter_c;  // (B,H)
+  Buffer ws;                    // oneDNN's workspace (gates, states)
+};
+
+// A padding mask's path: the rows, sorted by their number of unmasked steps
+// L (longest first), are packed so that row r's unmasked steps, in
+// processing order, are its packed steps 0 .. L-1. At packed step j the
+// active rows are then a prefix of the sorted batch, so the sequence splits
+// into segments (one per distinct L) of constant active rows, each one
+// primitive run that starts from the states the previous one ended with.
+// Work is proportional to the unmasked steps, and rows keep their states
+// over masked steps exactly as SEMANTICS.md requires (they are simply not
+// run there).
+struct Segment {
+  std::shared_ptr<const RnnPlan> plan;
+  int64_t n = 0, begin = 0, len = 0;  // active rows, first packed step, steps
+  Buffer x;                           // (n,len,F) packed inputs (input dropout applied)
+  Buffer dst_layer;                   // (n,len,H)
+  Buffer dst_iter, dst_iter_c;        // (n,H) states after the segment
+  Buffer ws;
+};
+
+struct PackedWorkspace : RnnWorkspace {
+  std::vector<int64_t> order;   // sorted position r -> row b
+  std::vector<int64_t> pos;     // row b -> sorted position r
+  std::vector<int64_t> start;   // row b: first unmasked processing step (T when none)
+  std::vector<int64_t> length;  // row b: unmasked steps L
+  std::vector<int64_t> last_segment;  // row b: the segment its last unmasked step is in (-1: none)
+  Buffer h0, c0;                // (B,H) initial states in sorted order
+  Buffer bias;                  // oneDNN bias when it is not the caller's
+  std::vector<Segment> seg;
+};
+
+template <typename T>
+T* ptr(const StridedView& v) {
+  return static_cast<T*>(v.data);
+}
+
+// dst (B,T,n) = src (B,T,n) with the time axis reversed.
+void reverse_time(const float* src, float* dst, int64_t B, int64_t T, int64_t n) {
+  ref::parallel_for(B * T, std::max<int64_t>(1, 16384 / n), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / T, t = i % T;
+      std::memcpy(dst + (b * T + (T - 1 - t)) * n, src + i * n, n * sizeof(float));
+    }
+  });
+}
+
+void copy_floats(const float* src, float* dst, int64_t n) {
+  ref::parallel_for(n, 65536, [&](int64_t b, int64_t e) {
+    std::memcpy(dst + b, src + b, (e - b) * sizeof(float));
+  });
+}
+
+// x (B,T,F) times the (B,F) mask at every step, into dst (dst may be x).
+void times_input_mask(const float* x, const float* mask, float* dst, int64_t B, int64_t T,
+                      int64_t F) {
+  ref::parallel_for(B * T, std::max<int64_t>(1, 16384 / F), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float* m = mask + (i / T) * F;
+      const float* s = x + i * F;
+      float* o = dst + i * F;
+      for (int64_t f = 0; f < F; ++f) o[f] = s[f] * m[f];
+    }
+  });
+}
+
+// The unmasked steps of each row as one run of processing steps
+// [start, start + length), or false when some row's are not contiguous (a
+// mask with holes). length 0: no unmasked step (start = T).
+bool padding_runs(const RnnDesc& d, const float* mask, std::vector<int64_t>& start,
+                  std::vector<int64_t>& length) {
+  const int64_t B = d.B, T = d.T;
+  start.assign(static_cast<size_t>(B), T);
+  length.assign(static_cast<size_t>(B), 0);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t first = -1, count = 0, last = -1;
+    for (int64_t s = 0; s < T; ++s) {
+      const int64_t t = d.go_backwards ? T - 1 - s : s;
+      if (mask[b * T + t] != 0.0f) {
+        if (first < 0) first = s;
+        last = s;
+        ++count;
+      }
+    }
+    if (count == 0) continue;
+    if (last - first + 1 != count) return false;
+    start[static_cast<size_t>(b)] = first;
+    length[static_cast<size_t>(b)] = count;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- the runner ---------------------------------------------------------------------------
+
+struct RnnRunner::State {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{eng};
+  std::shared_ptr<PoolState> pool = std::make_shared<PoolState>();
+  mutable std::mutex mu;  // guards plans and stats
+  std::map<RnnKey, std::shared_ptr<RnnPlan>> plans;
+  RnnRunner::Stats stats;
+
+  // The plan for `d` with B rows and T steps (a packed segment's shape), in
+  // the direction `backwards`.
+  std::shared_ptr<RnnPlan> plan_for(const RnnDesc& d, int64_t B, int64_t T, bool backwards) {
+    const RnnKey key{d.cell, d.cell == RnnCellKind::gru && d.reset_after, d.activation,
+                     backwards, d.training, B, T, d.F, d.H};
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = plans.find(key);
+    if (it != plans.end()) return it->second;
+    // Shapes that keep changing (a last partial batch, the segments of
+    // padded batches) must not grow the cache without bound; plans in use
+    // stay alive through their workspaces.
+    if (plans.size() >= 1024) plans.clear();
+    auto p = build_plan(eng, pool, d, key);
+    plans.emplace(key, p);
+    return p;
+  }
+
+  memory wrap(const memory::desc& md, const void* p) {
+    return memory(md, eng, const_cast<void*>(p));
+  }
+
+  // The user's weights (ldigo) in the layouts the primitives of one call
+  // want, reordered once per layout and call.
+  struct Weights {
+    const float* user = nullptr;
+    memory::desc user_md;
+    std::vector<std::pair<memory::desc, memory>> made;
+    std::vector<Buffer> hold;
+  };
+  memory weights(Weights& w, const memory::desc& to) {
+    if (to == w.user_md) return wrap(to, w.user);
+    for (auto& [md, m] : w.made)
+      if (md == to) return m;
+    w.hold.push_back(acquire(pool, to.get_size()));
+    memory src = wrap(w.user_md, w.user), dst = wrap(to, w.hold.back().data());
+    dnnl::reorder(src, dst).execute(stream, src, dst);
+    w.made.emplace_back(to, dst);
+    return dst;
+  }
+
+  void forward(const RnnPlan& p, const DenseRun& r, Weights& wl, Weights& wi) {
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC_LAYER, wrap(p.x_md, r.x)},
+        {DNNL_ARG_SRC_ITER, wrap(p.iter_md, r.h0)},
+        {DNNL_ARG_WEIGHTS_LAYER, weights(wl, p.fwd_wl)},
+        {DNNL_ARG_WEIGHTS_ITER, weights(wi, p.fwd_wi)},
+        {DNNL_ARG_BIAS, wrap(p.bias_md, r.bias)},
+        {DNNL_ARG_DST_LAYER, wrap(p.y_md, r.dst_layer)},
+        {DNNL_ARG_DST_ITER, wrap(p.iter_md, r.dst_iter)},
+    };
+    if (p.lstm) {
+      args.emplace(DNNL_ARG_SRC_ITER_C, wrap(p.iter_md, r.c0));
+      args.emplace(DNNL_ARG_DST_ITER_C, wrap(p.iter_md, r.dst_iter_c));
+    }
+    if (p.key.training) args.emplace(DNNL_ARG_WORKSPACE, wrap(p.ws_md, r.ws));
+    p.fwd.execute(stream, args);
+  }
+
+  void backward(const RnnPlan& p, const DenseRun& r, Weights& wl, Weights& wi) {
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC_LAYER, wrap(p.x_md, r.x)},
+        {DNNL_ARG_SRC_ITER, wrap(p.iter_md, r.h0)},
+        {DNNL_ARG_WEIGHTS_LAYER, weights(wl, p.bwd_wl)},
+        {DNNL_ARG_WEIGHTS_ITER, weights(wi, p.bwd_wi)},
+        {DNNL_ARG_BIAS, wrap(p.bias_md, r.bias)},
+        {DNNL_ARG_DST_LAYER, wrap(p.y_md, r.dst_layer)},
+        {DNNL_ARG_DST_ITER, wrap(p.iter_md, r.dst_iter)},
+        {DNNL_ARG_WORKSPACE, wrap(p.ws_md, r.ws)},
+        {DNNL_ARG_DIFF_SRC_LAYER, wrap(p.x_md, r.dx)},
+        {DNNL_ARG_DIFF_SRC_ITER, wrap(p.iter_md, r.dh0)},
+        {DNNL_ARG_DIFF_WEIGHTS_LAYER, wrap(p.wl_user, r.dwl)},
+        {DNNL_ARG_DIFF_WEIGHTS_ITER, wrap(p.wi_user, r.dwi)},
+        {DNNL_ARG_DIFF_BIAS, wrap(p.bias_md, r.db)},
+        {DNNL_ARG_DIFF_DST_LAYER, wrap(p.y_md, r.ddst_layer)},
+        {DNNL_ARG_DIFF_DST_ITER, wrap(p.iter_md, r.ddst_iter)},
+    };
+    if (p.lstm) {
+      args.emplace(DNNL_ARG_SRC_ITER_C, wrap(p.iter_md, r.c0));
+      args.emplace(DNNL_ARG_DST_ITER_C, wrap(p.iter_md, r.dst_iter_c));
+      args.emplace(DNNL_ARG_DIFF_SRC_ITER_C, wrap(p.iter_md, r.dc0));
+      args.emplace(DNNL_ARG_DIFF_DST_ITER_C, wrap(p.iter_md, r.ddst_iter_c));
+    }
+    p.bwd.execute(stream, args);
+  }
+
+  // The bias oneDNN reads: the caller's when the layouts agree, else
+  // converted into `hold` (LBR GRU), or zeros without a bias.
+  const float* bias(const RnnDesc& d, const RnnPlan& p, const StridedView& user, Buffer& hold) {
+    if (p.Gb != p.G) {
+      hold = acquire(pool, p.Gb * d.H * sizeof(float));
+      bias_keras_to_dnnl(d.cell, d.reset_after, ptr<const float>(user), d.H, hold.f());
+      return hold.f();
+    }
+    return user.data ? ptr<const float>(user) : p.zeros.f();
+  }
+
+  // Gradient buffers oneDNN adds into: the caller's where wanted, else
+  // scratch; zeroed.
+  struct WeightGrads {
+    float *dwl, *dwi, *db;
+    Buffer hold_wl, hold_wi, hold_b;
+  };
+  void weight_grads(const RnnDesc& d, const RnnPlan& p, const RnnBackwardArgs& a,
+                    WeightGrads& g) {
+    const int64_t GH = p.G * d.H;
+    auto out = [&](const StridedView& v, int64_t n, Buffer& hold) -> float* {
+      float* o = v.data ? ptr<float>(v)
+                        : (hold = acquire(pool, n * sizeof(float)), hold.f());
+      std::memset(o, 0, n * sizeof(float));
+      return o;
+    };
+    g.dwl = out(a.dkernel, d.F * GH, g.hold_wl);
+    g.dwi = out(a.drecurrent_kernel, d.H * GH, g.hold_wi);
+    // LBR GRU's oneDNN bias gradient is converted into the caller's afterwards.
+    g.db = out(p.Gb == p.G ? a.dbias : StridedView{}, p.Gb * d.H, g.hold_b);
+  }
+};
+
+RnnRunner::RnnRunner() : s_(std::make_unique<State>()) {}
+RnnRunner::~RnnRunner() = default;
+
+size_t RnnRunner::cached_plans() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->plans.size();
+}
+
+RnnRunner::Stats RnnRunner::stats() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->stats;
+}
+
+// The primitives compute Keras's cells exactly only with their fixed
+// activations (LSTM and GRU: tanh and sigmoid; SimpleRNN: one of tanh,
+// relu, sigmoid) and in f32 (oneDNN has no f64 RNN). Recurrent dropout (a
+// mask on h inside the recurrence) has no counterpart in the primitive.
+// Those calls run the explicit BPTT on this backend's GEMM instead. Input
+// dropout is applied to x before the primitive. Masks are accepted here:
+// padding masks (every row's unmasked steps contiguous, as pad_sequences
+// makes them, left or right) run packed on the primitive; masks with holes
+// are only visible in the mask's values, so forward() sends those to the
+// explicit BPTT itself.
+bool RnnRunner::supports(const RnnDesc& d) const {
+  if (d.dtype != DType::f32) return false;
+  if (d.recurrent_dropout) return false;
+  if (d.B <= 0 || d.T <= 0 || d.F <= 0 || d.H <= 0) return false;
+  switch (d.cell) {
+    case RnnCellKind::lstm:
+    case RnnCellKind::gru:
+      return d.activation == RnnActivation::tanh &&
+             d.recurrent_activation == RnnActivation::sigmoid;
+    case RnnCellKind::simple_rnn:
+      return d.activation == RnnActivation::tanh || d.activation == RnnActivation::relu ||
+             d.activation == RnnActivation::sigmoid;
+  }
+  return false;
+}
+
+// ---- the dense path: one primitive run over the whole batch ---------------------------------
+
+namespace {
+
+std::shared_ptr<RnnWorkspace> dense_forward(RnnRunner::State& s, const RnnDesc& d,
+                                            const RnnForwardArgs& a) {
+  std::shared_ptr<RnnPlan> plan = s.plan_for(d, d.B, d.T, d.go_backwards);
+  const RnnPlan& p = *plan;
+  const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
+  auto ws = std::make_shared<DnnlWorkspace>();
+  ws->plan = plan;
+
+  DenseRun r;
+  r.x = ptr<const float>(a.x);
+  if (a.input_dropout.data) {
+    ws->xd = acquire(s.pool, B * T * F * sizeof(float));
+    times_input_mask(r.x, ptr<const float>(a.input_dropout), ws->xd.f(), B, T, F);
+    r.x = ws->xd.f();
+  }
+  r.h0 = a.h0.data ? ptr<const float>(a.h0) : p.zeros.f();
+  r.c0 = a.c0.data ? ptr<const float>(a.c0) : p.zeros.f();
+  r.bias = s.bias(d, p, a.bias, ws->bias);
+  ws->dst_layer = acquire(s.pool, B * T * H * sizeof(float));
+  ws->dst_iter = acquire(s.pool, B * H * sizeof(float));
+  if (p.lstm) ws->dst_iter_c = acquire(s.pool, B * H * sizeof(float));
+  if (d.training) ws->ws = acquire(s.pool, p.ws_md.get_size());
+  r.dst_layer = ws->dst_layer.f();
+  r.dst_iter = ws->dst_iter.f();
+  r.dst_iter_c = ws->dst_iter_c.f();
+  r.ws = ws->ws.data();
+  RnnRunner::State::Weights wl{ptr<const float>(a.kernel), p.wl_user, {}, {}};
+  RnnRunner::State::Weights wi{ptr<const float>(a.recurrent_kernel), p.wi_user, {}, {}};
+  s.forward(p, r, wl, wi);
+  s.stream.wait();
+
+  // Outputs in Loom's conventions.
+  copy_floats(ws->dst_iter.f(), ptr<float>(a.hT), B * H);
+  if (p.lstm) copy_floats(ws->dst_iter_c.f(), ptr<float>(a.cT), B * H);
+  if (!d.return_sequences) copy_floats(ws->dst_iter.f(), ptr<float>(a.y), B * H);
+  else if (d.go_backwards) reverse_time(ws->dst_layer.f(), ptr<float>(a.y), B, T, H);
+  else copy_floats(ws->dst_layer.f(), ptr<float>(a.y), B * T * H);
+  if (!d.training) return nullptr;
+  return ws;
+}
+
+void dense_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs& a,
+                    DnnlWorkspace& w) {
+  const RnnPlan& p = *w.plan;
+  const RnnForwardArgs& f = a.fwd;
+  const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
+  const float* zeros = p.zeros.f();
+
+  DenseRun r;
+  r.x = w.xd ? w.xd.f() : ptr<const float>(f.x);
+  r.h0 = f.h0.data ? ptr<const float>(f.h0) : zeros;
+  r.c0 = f.c0.data ? ptr<const float>(f.c0) : zeros;
+  r.bias = w.bias ? w.bias.f() : f.bias.data ? ptr<const float>(f.bias) : zeros;
+  r.dst_layer = w.dst_layer.f();
+  r.dst_iter = w.dst_iter.f();
+  r.dst_iter_c = w.dst_iter_c.f();
+  r.ws = w.ws.data();
+
+  // Cotangents. The last-step output y is hT itself, so dy adds to dhT.
+  const float* dy = ptr<const float>(a.dy);
+  const float* dhT = ptr<const float>(a.dhT);
+  const float* dcT = ptr<const float>(a.dcT);
+  Buffer ddst_layer_hold, ddst_iter_hold;
+  r.ddst_layer = zeros;
+  r.ddst_iter = dhT ? dhT : zeros;
+  r.ddst_iter_c = dcT ? dcT : zeros;
+  if (d.return_sequences && dy) {
+    if (d.go_backwards) {
+      ddst_layer_hold = acquire(s.pool, B * T * H * sizeof(float));
+      reverse_time(dy, ddst_layer_hold.f(), B, T, H);
+      r.ddst_layer = ddst_layer_hold.f();
+    } else {
+      r.ddst_layer = dy;
+    }
+  } else if (dy) {
+    ddst_iter_hold = acquire(s.pool, B * H * sizeof(float));
+    float* di = ddst_iter_hold.f();
+    for (int64_t i = 0; i < B * H; ++i) di[i] = dy[i] + (dhT ? dhT[i] : 0.0f);
+    r.ddst_iter = di;
+  }
+
+  // Gradient outputs: the caller's buffers where wanted, else scratch.
+  Buffer dx_hold, dh0_hold, dc0_hold;
+  auto out_or_scratch = [&](const StridedView& v, int64_t n, Buffer& hold) -> float* {
+    if (v.data) return ptr<float>(v);
+    hold = acquire(s.pool, n * sizeof(float));
+    return hold.f();
+  };
+  r.dx = out_or_scratch(a.dx, B * T * F, dx_hold);
+  r.dh0 = out_or_scratch(a.dh0, B * H, dh0_hold);
+  r.dc0 = p.lstm ? out_or_scratch(a.dc0, B * H, dc0_hold) : nullptr;
+  RnnRunner::State::WeightGrads g;
+  s.weight_grads(d, p, a, g);
+  r.dwl = g.dwl;
+  r.dwi = g.dwi;
+  r.db = g.db;
+
+  RnnRunner::State::Weights wl{ptr<const float>(f.kernel), p.wl_user, {}, {}};
+  RnnRunner::State::Weights wi{ptr<const float>(f.recurrent_kernel), p.wi_user, {}, {}};
+  s.backward(p, r, wl, wi);
+  s.stream.wait();
+
+  if (a.dbias.data && g.db != ptr<float>(a.dbias))
+    diff_bias_dnnl_to_keras(d.cell, d.reset_after, g.db, H, ptr<float>(a.dbias));
+  // d x = d x_d * mask
+  if (a.dx.data && f.input_dropout.data)
+    times_input_mask(r.dx, ptr<const float>(f.input_dropout), r.dx, B, T, F);
+}
+
+// ---- the packed path: padding masks ---------------------------------------------------------
+
+std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc& d,
+                                             const RnnForwardArgs& a,
+                                             std::vector<int64_t> start,
+                                             std::vector<int64_t> length) {
+  const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
+  const bool lstm = d.cell == RnnCellKind::lstm;
+  auto ws = std::make_shared<PackedWorkspace>();
+  PackedWorkspace& w = *ws;
+  w.start = std::move(start);
+  w.length = std::move(length);
+  w.order.resize(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) w.order[static_cast<size_t>(b)] = b;
+  std::stable_sort(w.order.begin(), w.order.end(),
+                   [&](int64_t x, int64_t y) { return w.length[x] > w.length[y]; });
+  w.pos.resize(static_cast<size_t>(B));
+  for (int64_t r = 0; r < B; ++r) w.pos[static_cast<size_t>(w.order[r])] = r;
+  w.last_segment.assign(static_cast<size_t>(B), -1);
+
+  // Segments: one per distinct positive length, shortest-first boundaries.
+  std::vector<int64_t> lengths;
+  for (int64_t L : w.length)
+    if (L > 0) lengths.push_back(L);
+  std::sort(lengths.begin(), lengths.end());
+  lengths.erase(std::unique(lengths.begin(), lengths.end()), lengths.end());
+  int64_t begin = 0;
+  for (int64_t L : lengths) {
+    Segment sg;
+    sg.begin = begin;
+    sg.len = L - begin;
+    sg.n = std::count_if(w.length.begin(), w.length.end(), [&](int64_t x) { return x >= L; });
+    w.seg.push_back(std::move(sg));
+    begin = L;
+  }
+  for (int64_t b = 0; b < B; ++b)
+    if (w.length[b] > 0)
+      w.last_segment[b] =
+          std::lower_bound(lengths.begin(), lengths.end(), w.length[b]) - lengths.begin();
+
+  // Initial states in sorted order.
+  const float* h0 = ptr<const float>(a.h0);
+  const float* c0 = ptr<const float>(a.c0);
+  auto sorted_states = [&](const float* src, Buffer& dst) {
+    dst = acquire(s.pool, B * H * sizeof(float));
+    for (int64_t r = 0; r < B; ++r) {
+      float* o = dst.f() + r * H;
+      if (src) std::memcpy(o, src + w.order[r] * H, H * sizeof(float));
+      else std::memset(o, 0, H * sizeof(float));
+    }
+  };
+  sorted_states(h0, w.h0);
+  if (lstm) sorted_states(c0, w.c0);
+
+  const float* x = ptr<const float>(a.x);
+  const float* mx = ptr<const float>(a.input_dropout);
+  auto time_of = [&](int64_t step) { return d.go_backwards ? T - 1 - step : step; };
+  RnnRunner::State::Weights wl{ptr<const float>(a.kernel), {}, {}, {}};
+  RnnRunner::State::Weights wi{ptr<const float>(a.recurrent_kernel), {}, {}, {}};
+  const float* bias = nullptr;
+  for (size_t k = 0; k < w.seg.size(); ++k) {
+    Segment& sg = w.seg[k];
+    // Every segment runs left to right: the packing already put each row's
+    // steps in processing order.
+    sg.plan = s.plan_for(d, sg.n, sg.len, false);
+    const RnnPlan& p = *sg.plan;
+    if (k == 0) {
+      wl.user_md = p.wl_user;
+      wi.user_md = p.wi_user;
+      bias = s.bias(d, p, a.bias, w.bias);
+    }
+    // Gather: packed x[r, j] = x[b, time_of(start_b + begin + j)] (* input mask).
+    sg.x = acquire(s.pool, sg.n * sg.len * F * sizeof(float));
+    ref::parallel_for(sg.n * sg.len, std::max<int64_t>(1, 16384 / F), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t r = i / sg.len, j = i % sg.len, b = w.order[r];
+        const float* src = x + (b * T + time_of(w.start[b] + sg.begin + j)) * F;
+        float* dst = sg.x.f() + i * F;
+        if (mx) {
+          const float* m = mx + b * F;
+          for (int64_t q = 0; q < F; ++q) dst[q] = src[q] * m[q];
+        } else {
+          std::memcpy(dst, src, F * sizeof(float));
+        }
+      }
+    });
+    sg.dst_layer = acquire(s.pool, sg.n * sg.len * H * sizeof(float));
+    sg.dst_iter = acquire(s.pool, sg.n * H * sizeof(float));
+    if (lstm) sg.dst_iter_c = acquire(s.pool, sg.n * H * sizeof(float));
+    if (d.training) sg.ws = acquire(s.pool, p.ws_md.get_size());
+    DenseRun r;
+    r.x = sg.x.f();
+    // The first n rows of the previous segment's final states (a prefix: rows are sorted).
+    r.h0 = k == 0 ? w.h0.f() : w.seg[k - 1].dst_iter.f();
+    r.c0 = !lstm ? nullptr : k == 0 ? w.c0.f() : w.seg[k - 1].dst_iter_c.f();
+    r.bias = bias ? bias : p.zeros.f();
+    r.dst_layer = sg.dst_layer.f();
+    r.dst_iter = sg.dst_iter.f();
+    r.dst_iter_c = sg.dst_iter_c.f();
+    r.ws = sg.ws.data();
+    s.forward(p, r, wl, wi);
+  }
+  s.stream.wait();
+
+  // Outputs. Row b's packed step j sits in the segment holding j.
+  auto packed_h = [&](int64_t b, int64_t j) -> const float* {
+    size_t k = 0;
+    while (j >= w.seg[k].begin + w.seg[k].len) ++k;
+    const Segment& sg = w.seg[k];
+    return sg.dst_layer.f() + (w.pos[b] * sg.len + (j - sg.begin)) * H;
+  };
+  float* y = ptr<float>(a.y);
+  float* hT = ptr<float>(a.hT);
+  float* cT = ptr<float>(a.cT);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t L = w.length[b], s0 = w.start[b], k = w.last_segment[b];
+    const int64_t r = w.pos[b];
+    // Final states: where the row's last segment left them, or the initial ones.
+    const float* h_end = L > 0 ? w.seg[k].dst_iter.f() + r * H : w.h0.f() + r * H;
+    std::memcpy(hT + b * H, h_end, H * sizeof(float));
+    if (lstm) {
+      const float* c_end = L > 0 ? w.seg[k].dst_iter_c.f() + r * H : w.c0.f() + r * H;
+      std::memcpy(cT + b * H, c_end, H * sizeof(float));
+    }
+    if (!d.return_sequences) {
+      // The last step's output: the row's last output when it was unmasked
+      // or carried over, zeros for no unmasked step or zero_output_for_mask.
+      const bool carried = L > 0 && (s0 + L == T || !d.zero_output_for_mask);
+      if (carried) std::memcpy(y + b * H, h_end, H * sizeof(float));
+      else std::memset(y + b * H, 0, H * sizeof(float));
+      continue;
+    }
+    for (int64_t st = 0; st < T; ++st) {
+      float* o = y + (b * T + st) * H;
+      if (L > 0 && st >= s0 && st < s0 + L) std::memcpy(o, packed_h(b, st - s0), H * sizeof(float));
+      else if (L > 0 && st >= s0 + L && !d.zero_output_for_mask)
+        std::memcpy(o, h_end, H * sizeof(float));
+      else std::memset(o, 0, H * sizeof(float));
+    }
+  }
+  if (!d.training) return nullptr;
+  return ws;
+}
+
+void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs& a,
+                     PackedWorkspace& w) {
+  const RnnForwardArgs& f = a.fwd;
+  const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
+  const bool lstm = d.cell == RnnCellKind::lstm;
+  const float* dy = ptr<const float>(a.dy);
+  const float* dhT = ptr<const float>(a.dhT);
+  const float* dcT = ptr<const float>(a.dcT);
+  auto time_of = [&](int64_t step) { return d.go_backwards ? T - 1 - step : step; };
+
+  // The gradient reaching each row's last unmasked output from outside the
+  // run: the final state's, plus the outputs that repeat it at later
+  // (masked) steps or as the layer's last output.
+  Buffer end_grad = acquire(s.pool, B * H * sizeof(float));
+  for (int64_t b = 0; b < B; ++b) {
+    float* e = end_grad.f() + b * H;
+    for (int64_t q = 0; q < H; ++q) e[q] = dhT ? dhT[b * H + q] : 0.0f;
+    const int64_t L = w.length[b], s0 = w.start[b];
+    if (L == 0 || !dy) continue;
+    if (!d.return_sequences) {
+      if (s0 + L == T || !d.zero_output_for_mask)
+        for (int64_t q = 0; q < H; ++q) e[q] += dy[b * H + q];
+    } else if (!d.zero_output_for_mask) {
+      for (int64_t st = s0 + L; st < T; ++st)
+        for (int64_t q = 0; q < H; ++q) e[q] += dy[(b * T + st) * H + q];
+    }
+  }
+
+  RnnRunner::State::WeightGrads g;
+  const RnnPlan& p0 = *w.seg.front().plan;
+  s.weight_grads(d, p0, a, g);  // all segments add into the same gradients
+  float* dx = ptr<float>(a.dx);
+  if (dx) std::memset(dx, 0, B * T * F * sizeof(float));
+  RnnRunner::State::Weights wl{ptr<const float>(f.kernel), p0.wl_user, {}, {}};
+  RnnRunner::State::Weights wi{ptr<const float>(f.recurrent_kernel), p0.wi_user, {}, {}};
+  const float* bias = w.bias ? w.bias.f() : f.bias.data ? ptr<const float>(f.bias) : nullptr;
+
+  // Segments last to first; dsrc carries the gradient of the states a
+  // segment started from into the previous segment's end.
+  Buffer dsrc, dsrc_c;
+  for (size_t k = w.seg.size(); k-- > 0;) {
+    const Segment& sg = w.seg[k];
+    const RnnPlan& p = *sg.plan;
+    const int64_t n = sg.n, n_next = k + 1 < w.seg.size() ? w.seg[k + 1].n : 0;
+    Buffer ddst_layer, ddst_iter, ddst_iter_c, dxs, dh, dc;
+    // Final-state gradients: continuing rows from the next segment, rows
+    // ending here from outside.
+    ddst_iter = acquire(s.pool, n * H * sizeof(float));
+    if (n_next) std::memcpy(ddst_iter.f(), dsrc.f(), n_next * H * sizeof(float));
+    for (int64_t r = n_next; r < n; ++r)
+      std::memcpy(ddst_iter.f() + r * H, end_grad.f() + w.order[r] * H, H * sizeof(float));
+    if (lstm) {
+      ddst_iter_c = acquire(s.pool, n * H * sizeof(float));
+      if (n_next) std::memcpy(ddst_iter_c.f(), dsrc_c.f(), n_next * H * sizeof(float));
+      for (int64_t r = n_next; r < n; ++r) {
+        float* o = ddst_iter_c.f() + r * H;
+        if (dcT) std::memcpy(o, dcT + w.order[r] * H, H * sizeof(float));
+        else std::memset(o, 0, H * sizeof(float));
+      }
+    }
+    const float* ddl = p.zeros.f();
+    if (d.return_sequences && dy) {
+      ddst_layer = acquire(s.pool, n * sg.len * H * sizeof(float));
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t b = w.order[r];
+        for (int64_t j = 0; j < sg.len; ++j)
+          std::memcpy(ddst_layer.f() + (r * sg.len + j) * H,
+                      dy + (b * T + w.start[b] + sg.begin + j) * H, H * sizeof(float));
+      }
+      ddl = ddst_layer.f();
+    }
+    dxs = acquire(s.pool, n * sg.len * F * sizeof(float));
+    dh = acquire(s.pool, n * H * sizeof(float));
+    if (lstm) dc = acquire(s.pool, n * H * sizeof(float));
+
+    DenseRun r;
+    r.x = sg.x.f();
+    r.h0 = k == 0 ? w.h0.f() : w.seg[k - 1].dst_iter.f();
+    r.c0 = !lstm ? nullptr : k == 0 ? w.c0.f() : w.seg[k - 1].dst_iter_c.f();
+    r.bias = bias ? bias : p.zeros.f();
+    r.dst_layer = sg.dst_layer.f();
+    r.dst_iter = sg.dst_iter.f();
+    r.dst_iter_c = sg.dst_iter_c.f();
+    r.ws = sg.ws.data();
+    r.ddst_layer = ddl;
+    r.ddst_iter = ddst_iter.f();
+    r.ddst_iter_c = ddst_iter_c.f();
+    r.dx = dxs.f();
+    r.dh0 = dh.f();
+    r.dc0 = dc.f();
+    r.dwl = g.dwl;
+    r.dwi = g.dwi;
+    r.db = g.db;
+    s.backward(p, r, wl, wi);
+    s.stream.wait();
+
+    // Scatter the packed dx back to (B,T,F), times the input mask.
+    if (dx) {
+      const float* mx = ptr<const float>(f.input_dropout);
+      ref::parallel_for(n * sg.len, std::max<int64_t>(1, 16384 / F), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t rr = i / sg.len, j = i % sg.len, b = w.order[rr];
+          const float* src = dxs.f() + i * F;
+          float* dst = dx + (b * T + time_of(w.start[b] + sg.begin + j)) * F;
+          if (mx) {
+            const float* m = mx + b * F;
+            for (int64_t q = 0; q < F; ++q) dst[q] = src[q] * m[q];
+          } else {
+            std::memcpy(dst, src, F * sizeof(float));
+          }
+        }
+      });
+    }
+    dsrc = std::move(dh);
+    dsrc_c = std::move(dc);
+  }
+
+  // Initial-state gradients: from the first segment, or for a row with no
+  // unmasked step straight from its final state's.
+  auto initial_grad = [&](const StridedView& out, const float* from_first, const float* outside) {
+    if (!out.data) return;
+    float* o = ptr<float>(out);
+    for (int64_t b = 0; b < B; ++b) {
+      if (w.length[b] > 0) std::memcpy(o + b * H, from_first + w.pos[b] * H, H * sizeof(float));
+      else if (outside) std::memcpy(o + b * H, outside + b * H, H * sizeof(float));
+      else std::memset(o + b * H, 0, H * sizeof(float));
+    }
+  };
+  initial_grad(a.dh0, dsrc.f(), dhT);
+  if (lstm) initial_grad(a.dc0, dsrc_c.f(), dcT);
+  if (a.dbias.data && g.db != ptr<float>(a.dbias))
+    diff_bias_dnnl_to_keras(d.cell, d.reset_after, g.db, H, ptr<float>(a.dbias));
+}
+
+}  // namespace
+
+// ---- dispatch ---------------------------------------------------------------------------------
+
+std::shared_ptr<RnnWorkspace> RnnRunner::forward(Backend& be, const RnnDesc& d,
+                                                 const RnnForwardArgs& a) {
+  LOOM_CHECK(supports(d), "onednn rnn_forward: unsupported configuration ({} {})",
+             rnn_cell_kind_name(d.cell), rnn_activation_name(d.activation));
+  State& s = *s_;
+  if (a.mask.data) {
+    std::vector<int64_t> start, length;
+    if (!padding_runs(d, ptr<const float>(a.mask), start, length)) {
+      // Holes: the explicit BPTT, on this backend's GEMM (bptt.h invites a
+      // backend covering only some cases to call it).
+      { std::lock_guard<std::mutex> lock(s.mu); ++s.stats.explicit_calls; }
+      return explicit_rnn_forward(be, d, a);
+    }
+    const bool all_full =
+        std::all_of(length.begin(), length.end(), [&](int64_t L) { return L == d.T; });
+    if (!all_full) {
+      { std::lock_guard<std::mutex> lock(s.mu); ++s.stats.packed_calls; }
+      if (std::all_of(length.begin(), length.end(), [](int64_t L) { return L == 0; }))
+        // Nothing runs: states stay, outputs are zeros. The explicit BPTT
+        // handles that degenerate case without a zero-step primitive.
+        return explicit_rnn_forward(be, d, a);
+      return packed_forward(s, d, a, std::move(start), std::move(length));
+    }
+    // A mask with no masked step changes nothing: the dense path.
+  }
+  { std::lock_guard<std::mutex> lock(s.mu); ++s.stats.dense_calls; }
+  return dense_forward(s, d, a);
+}
+
+void RnnRunner::backward(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
+                         RnnWorkspace& workspace) {
+  if (auto* w = dynamic_cast<DnnlWorkspace*>(&workspace)) {
+    LOOM_CHECK(w->ws, "onednn rnn_backward: the forward pass was not in training mode");
+    dense_backward(*s_, d, a, *w);
+  } else if (auto* pw = dynamic_cast<PackedWorkspace*>(&workspace)) {
+    packed_backward(*s_, d, a, *pw);
+  } else {
+    explicit_rnn_backward(be, d, a, workspace);
+  }
+}
+
+}  // namespace loom::onednn

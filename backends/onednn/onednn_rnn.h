@@ -1,0 +1,46 @@
+// Whole recurrent layers on oneDNN's fused RNN primitives (onednn_rnn.cpp).
+// Internal to the oneDNN backend: OneDnnBackend forwards supports_rnn,
+// rnn_forward and rnn_backward here.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "backends/backend.h"
+
+namespace loom::onednn {
+
+class RnnRunner {
+ public:
+  RnnRunner();
+  ~RnnRunner();
+  RnnRunner(const RnnRunner&) = delete;
+  RnnRunner& operator=(const RnnRunner&) = delete;
+
+  // Whether the primitive computes exactly what SEMANTICS.md defines for
+  // `desc` (see the comment on the definition for what it declines).
+  bool supports(const RnnDesc& desc) const;
+  // Backend::rnn_forward / rnn_backward for a supported desc. `be` runs the
+  // small element-wise pieces around the primitive.
+  std::shared_ptr<RnnWorkspace> forward(Backend& be, const RnnDesc& desc,
+                                        const RnnForwardArgs& args);
+  void backward(Backend& be, const RnnDesc& desc, const RnnBackwardArgs& args,
+                RnnWorkspace& workspace);
+
+  size_t cached_plans() const;
+
+  // Which path each rnn_forward took, for tests and benchmarks: one
+  // primitive run over the whole batch, packed primitive runs for a padding
+  // mask, or the explicit BPTT for a mask with holes.
+  struct Stats {
+    size_t dense_calls = 0, packed_calls = 0, explicit_calls = 0;
+  };
+  Stats stats() const;
+
+  struct State;  // oneDNN engine, stream, plans, buffers (onednn_rnn.cpp)
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace loom::onednn

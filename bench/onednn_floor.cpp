@@ -1,0 +1,232 @@
+// onednn_floor: the bare oneDNN RNN primitive, forward training + backward,
+// for each benchmark configuration, and dnnl_sgemm's FLOP rate: the floor
+// and the ceiling Loom's full training step (loom_bench_rnn) is measured
+// against in bench/RESULTS.md.
+//
+//   onednn_floor [--config imdb-lstm|imdb-bilstm|gru|large-lstm|all] [--threads N]
+//                [--reps N] [--warmup N] [--sgemm N]
+//
+// One line per configuration:
+//   floor config=imdb-lstm threads=2 median_ms=13.9 min_ms=13.1 gflops=147.2 ...
+// and with --sgemm N (default 1024; 0 skips) one line for an N^3 sgemm:
+//   sgemm n=1024 threads=2 median_ms=.. gflops=..
+//
+// Only the primitives are timed: inputs, weights (already in the layouts
+// the primitives chose), gradients and the workspace are allocated once.
+// FLOPs per step (shared/BENCHMARKS.md): LSTM 24*B*T*H*(F+H), GRU 18*...,
+// SimpleRNN 6*..., twice that for a bidirectional layer. imdb-bilstm runs as
+// one bidirectional_concat primitive (oneDNN's best case; Loom runs the two
+// directions as two unidirectional calls, also reported, as "two_calls").
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <omp.h>
+
+#include "backends/onednn/dnnl_compat.h"
+
+using namespace loom::onednn;
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+struct Config {
+  const char* name;
+  DnnlCell cell;
+  bool bidirectional;
+  memory::dim B, T, F, H;
+};
+
+const Config kConfigs[] = {
+    {"imdb-lstm", DnnlCell::lstm, false, 32, 80, 128, 128},
+    {"imdb-bilstm", DnnlCell::lstm, true, 32, 100, 128, 64},
+    {"gru", DnnlCell::lbr_gru, false, 32, 80, 128, 128},
+    {"large-lstm", DnnlCell::lstm, false, 64, 200, 256, 256},
+};
+
+double flops_per_step(const Config& c) {
+  const double per = c.cell == DnnlCell::lstm ? 24 : c.cell == DnnlCell::vanilla_rnn ? 6 : 18;
+  return per * c.B * c.T * c.H * (c.F + c.H) * (c.bidirectional ? 2 : 1);
+}
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Every tensor of one primitive pair, allocated once and filled with small values.
+struct Bound {
+  dnnl::primitive fwd, bwd;
+  std::unordered_map<int, memory> fwd_args, bwd_args;
+};
+
+memory filled(const memory::desc& md, const dnnl::engine& eng, float scale) {
+  memory m(md, eng);
+  float* p = static_cast<float*>(m.get_data_handle());
+  const size_t n = md.get_size() / sizeof(float);
+  for (size_t i = 0; i < n; ++i) p[i] = scale * (static_cast<float>((i * 7919) % 13) - 6.0f);
+  return m;
+}
+
+Bound bind(const dnnl::engine& eng, const Config& c, int D, dnnl::rnn_direction dir) {
+  const memory::dim G = c.cell == DnnlCell::lstm ? 4 : c.cell == DnnlCell::vanilla_rnn ? 1 : 3;
+  const memory::dim Gb = c.cell == DnnlCell::lbr_gru ? 4 : G;
+  const bool lstm = c.cell == DnnlCell::lstm;
+  RnnMemoryDescs m;
+  // Loom's layouts: x (B,T,F) as ntc, every step's h (B,T,D*H) as ntc.
+  const memory::desc x({c.T, c.B, c.F}, dt::f32, memory::dims{c.F, c.T * c.F, 1});
+  const memory::desc y({c.T, c.B, D * c.H}, dt::f32, memory::dims{D * c.H, c.T * D * c.H, 1});
+  const memory::desc it({1, D, c.B, c.H}, dt::f32, tag::ldnc);
+  m.src_layer = m.diff_src_layer = x;
+  m.dst_layer = m.diff_dst_layer = y;
+  m.src_iter = m.dst_iter = m.diff_src_iter = m.diff_dst_iter = it;
+  if (lstm) m.src_iter_c = m.dst_iter_c = m.diff_src_iter_c = m.diff_dst_iter_c = it;
+  m.weights_layer = memory::desc({1, D, c.F, G, c.H}, dt::f32, tag::any);
+  m.weights_iter = memory::desc({1, D, c.H, G, c.H}, dt::f32, tag::any);
+  m.diff_weights_layer = memory::desc({1, D, c.F, G, c.H}, dt::f32, tag::ldigo);
+  m.diff_weights_iter = memory::desc({1, D, c.H, G, c.H}, dt::f32, tag::ldigo);
+  m.bias = m.diff_bias = memory::desc({1, D, Gb, c.H}, dt::f32, tag::ldgo);
+  const RnnPrimitiveDescs pds =
+      make_rnn_primitive_descs(eng, c.cell, dnnl::algorithm::eltwise_tanh, dir, true, m);
+  auto q = [](const dnnl::primitive_desc& pd, int arg) {
+    return pd.query_md(dnnl::query::exec_arg_md, arg);
+  };
+  Bound b;
+  b.fwd = dnnl::primitive(pds.fwd);
+  b.bwd = dnnl::primitive(pds.bwd);
+  const memory src = filled(x, eng, 0.05f), h0 = filled(it, eng, 0.02f);
+  const memory bias = filled(m.bias, eng, 0.01f);
+  const memory dst = filled(y, eng, 0), hT = filled(it, eng, 0);
+  const memory ws = filled(pds.fwd.workspace_desc(), eng, 0);
+  b.fwd_args = {{DNNL_ARG_SRC_LAYER, src},
+                {DNNL_ARG_SRC_ITER, h0},
+                {DNNL_ARG_WEIGHTS_LAYER, filled(q(pds.fwd, DNNL_ARG_WEIGHTS_LAYER), eng, 0.01f)},
+                {DNNL_ARG_WEIGHTS_ITER, filled(q(pds.fwd, DNNL_ARG_WEIGHTS_ITER), eng, 0.01f)},
+                {DNNL_ARG_BIAS, bias},
+                {DNNL_ARG_DST_LAYER, dst},
+                {DNNL_ARG_DST_ITER, hT},
+                {DNNL_ARG_WORKSPACE, ws}};
+  b.bwd_args = b.fwd_args;
+  b.bwd_args[DNNL_ARG_WEIGHTS_LAYER] = filled(q(pds.bwd, DNNL_ARG_WEIGHTS_LAYER), eng, 0.01f);
+  b.bwd_args[DNNL_ARG_WEIGHTS_ITER] = filled(q(pds.bwd, DNNL_ARG_WEIGHTS_ITER), eng, 0.01f);
+  b.bwd_args[DNNL_ARG_DIFF_SRC_LAYER] = filled(x, eng, 0);
+  b.bwd_args[DNNL_ARG_DIFF_SRC_ITER] = filled(it, eng, 0);
+  b.bwd_args[DNNL_ARG_DIFF_WEIGHTS_LAYER] = filled(m.diff_weights_layer, eng, 0);
+  b.bwd_args[DNNL_ARG_DIFF_WEIGHTS_ITER] = filled(m.diff_weights_iter, eng, 0);
+  b.bwd_args[DNNL_ARG_DIFF_BIAS] = filled(m.bias, eng, 0);
+  b.bwd_args[DNNL_ARG_DIFF_DST_LAYER] = filled(y, eng, 0.01f);
+  b.bwd_args[DNNL_ARG_DIFF_DST_ITER] = filled(it, eng, 0.01f);
+  if (lstm) {
+    const memory c0 = filled(it, eng, 0.02f), cT = filled(it, eng, 0);
+    b.fwd_args[DNNL_ARG_SRC_ITER_C] = b.bwd_args[DNNL_ARG_SRC_ITER_C] = c0;
+    b.fwd_args[DNNL_ARG_DST_ITER_C] = b.bwd_args[DNNL_ARG_DST_ITER_C] = cT;
+    b.bwd_args[DNNL_ARG_DIFF_SRC_ITER_C] = filled(it, eng, 0);
+    b.bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = filled(it, eng, 0.01f);
+  }
+  return b;
+}
+
+// Median and best ms of fwd + bwd over `reps` runs of every bound pair.
+std::pair<double, double> time_pairs(std::vector<Bound>& pairs, dnnl::stream& s, int warmup,
+                                     int reps) {
+  std::vector<double> t;
+  for (int r = -warmup; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    for (Bound& b : pairs) {
+      b.fwd.execute(s, b.fwd_args);
+      b.bwd.execute(s, b.bwd_args);
+    }
+    s.wait();
+    if (r >= 0) t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  return {median(t), *std::min_element(t.begin(), t.end())};
+}
+
+void sgemm_line(memory::dim n, int threads, int reps) {
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  std::vector<double> t;
+  for (int r = -1; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    if (r >= 0) t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  const double med = median(t), best = *std::min_element(t.begin(), t.end());
+  std::printf("sgemm n=%lld threads=%d median_ms=%.2f gflops=%.1f best_gflops=%.1f\n",
+              static_cast<long long>(n), threads, med, 2.0 * n * n * n / med / 1e6,
+              2.0 * n * n * n / best / 1e6);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string which = "all";
+  int threads = omp_get_max_threads(), reps = 20, warmup = 3;
+  long long sgemm_n = 1024;
+  for (int i = 1; i < argc; ++i) {
+    const std::string f = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "onednn_floor: %s needs a value\n", f.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (f == "--config") which = next();
+    else if (f == "--threads") threads = std::atoi(next());
+    else if (f == "--reps") reps = std::atoi(next());
+    else if (f == "--warmup") warmup = std::atoi(next());
+    else if (f == "--sgemm") sgemm_n = std::atoll(next());
+    else {
+      std::fprintf(stderr,
+                   "usage: onednn_floor [--config NAME|all] [--threads N] [--reps N] "
+                   "[--warmup N] [--sgemm N]\n");
+      return 2;
+    }
+  }
+  if (threads < 1 || reps < 1 || warmup < 0) {
+    std::fprintf(stderr, "onednn_floor: --threads and --reps must be positive\n");
+    return 2;
+  }
+  omp_set_num_threads(threads);
+  const dnnl_version_t* v = dnnl_version();
+  std::printf("# oneDNN %d.%d.%d, %d thread(s), %d reps after %d warm-up\n", v->major, v->minor,
+              v->patch, threads, reps, warmup);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream s(eng);
+  bool any = false;
+  for (const Config& c : kConfigs) {
+    if (which != "all" && which != c.name) continue;
+    any = true;
+    std::vector<Bound> one;
+    one.push_back(bind(eng, c, c.bidirectional ? 2 : 1,
+                       c.bidirectional ? dnnl::rnn_direction::bidirectional_concat
+                                       : dnnl::rnn_direction::unidirectional_left2right));
+    const auto [med, best] = time_pairs(one, s, warmup, reps);
+    std::printf("floor config=%s threads=%d median_ms=%.2f min_ms=%.2f gflops=%.1f", c.name,
+                threads, med, best, flops_per_step(c) / med / 1e6);
+    if (c.bidirectional) {
+      std::vector<Bound> two;
+      two.push_back(bind(eng, c, 1, dnnl::rnn_direction::unidirectional_left2right));
+      two.push_back(bind(eng, c, 1, dnnl::rnn_direction::unidirectional_right2left));
+      const auto [med2, best2] = time_pairs(two, s, warmup, reps);
+      std::printf(" two_calls_median_ms=%.2f two_calls_min_ms=%.2f", med2, best2);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  if (!any) {
+    std::fprintf(stderr, "onednn_floor: unknown --config '%s'\n", which.c_str());
+    return 2;
+  }
+  if (sgemm_n > 0) sgemm_line(sgemm_n, threads, std::max(3, reps / 4));
+  return 0;
+}
