@@ -222,7 +222,8 @@ Data:
                         imdb:/tmp/aclImdb), tsv:FILE or csv:FILE (text and 0/1 label columns)
   --test-data SPEC      test set (default: imdb's test split, the synthetic test part,
                         or 20% held out of a tsv/csv file)
-  --val-data SPEC       validation set (e.g. SST-2 dev.tsv); default: --validation-split
+  --val-data SPEC       validation set, tsv:FILE or csv:FILE (e.g. SST-2 dev.tsv);
+                        default: --validation-split
   --validation-split F  share of the training data held out for validation when there is
                         no --val-data (default 0.1; 0 = none)
   --text-column C       tsv/csv text column, header name or 0-based index (default 0)
@@ -283,8 +284,11 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
   };
   f.valued["--val-data"] = [&](auto& n, auto& v) {
     a.val_data = parse_data_spec(n, v);
-    LOOM_CHECK(a.val_data->kind != DataSpec::Kind::synthetic,
-               "flag {}: give imdb:DIR, tsv:FILE or csv:FILE, got 'synthetic'", n);
+    // aclImdb has only train and test splits; validating on its test split
+    // would select the epoch on the test set.
+    LOOM_CHECK(a.val_data->kind == DataSpec::Kind::tsv || a.val_data->kind == DataSpec::Kind::csv,
+               "flag {}: give tsv:FILE or csv:FILE, got '{}' (imdb and synthetic data hold out "
+               "their validation part from the training set: --validation-split)", n, v);
   };
   f.valued["--validation-split"] = [&](auto& n, auto& v) {
     t.validation_split = parse_number(n, v, 0.0, 1.0, false);
@@ -373,7 +377,7 @@ TrainData load_train_data(const TrainArgs& a) {
       d.train = std::move(s.train);
       d.test = std::move(s.validation);
     }
-    if (a.val_data) d.validation = read_spec(*a.val_data, a.columns, "test");
+    if (a.val_data) d.validation = read_spec(*a.val_data, a.columns, "validation");
     take(d.train, a.train_size, seed);
     take(d.test, a.test_size, seed + 1);
     d.description = a.data.str();

@@ -129,6 +129,8 @@ TEST(TrainFlags, MistakesAreErrorsNamingTheFlag) {
   EXPECT_CONTAINS(train_error({"--data", "imdb:data/aclImdb.tar.gz"}), "extract it first (tar -xzf data/aclImdb.tar.gz -C /tmp)");
   EXPECT_CONTAINS(train_error({"--test-data", "synthetic"}), "flag --test-data");
   EXPECT_CONTAINS(train_error({"--val-data", "tsv:dev.tsv"}), "flag --val-data");  // with synthetic data
+  EXPECT_CONTAINS(train_error({"--data", "imdb:/tmp/aclImdb", "--val-data", "imdb:/tmp/aclImdb"}),
+                  "flag --val-data: give tsv:FILE or csv:FILE, got 'imdb:/tmp/aclImdb'");
   EXPECT_CONTAINS(train_error({"--plot", "curves.png"}), "flag --plot");
   EXPECT_CONTAINS(train_error({"--save", ""}), "flag --save: expected a path");
   EXPECT_CONTAINS(train_error({"--epochs", "3", "--epochs", "4"}), "flag --epochs is given more than once");

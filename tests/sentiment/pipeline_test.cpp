@@ -53,6 +53,7 @@ TEST(SentimentPipeline, LstmBeatsBagOfWordsOnSyntheticReviews) {
   };
   const auto lstm = train_like_the_example(with("lstm"));
   const auto bow = train_like_the_example(with("bow"));
+  fmt::print("test accuracy: lstm {:.4f}, bag of words {:.4f}\n", lstm.test_accuracy, bow.test_accuracy);
   EXPECT_EQ(lstm.train_examples, 2700);  // 10% held out for validation
   EXPECT_EQ(lstm.validation_examples, 300);
   // Measured: LSTM about 0.95, bag of words about 0.65 (truncated to 48 tokens).

@@ -86,6 +86,9 @@ write("fail_layer_type", c, "FAIL", "field 'layer.type': unknown type 'ConvLSTM2
 c = copy.deepcopy(plain)
 c["grads"]["weights"]["recurrent_kernel"][0] = c["grads"]["weights"]["recurrent_kernel"][0][:-1]
 write("fail_ragged", c, "FAIL", "field 'grads.weights.recurrent_kernel'")
+c = json.load(open(os.path.join(cases, "gru-resetafter_b3_t5_nobias_retseq.json")))
+c["weights"]["bias"] = [[0.0] * 15, [0.0] * 15]  # use_bias is false: must not be ignored
+write("fail_bias_without_use_bias", c, "FAIL", "field 'weights.bias': present")
 with open(os.path.join(here, "fail_truncated.json"), "w") as f:
     f.write(json.dumps(plain)[:300])
 expected.append(("fail_truncated", "FAIL", "JSON parse error"))
