@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "backends/reference/reference_backend.h"
@@ -15,6 +16,11 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define LOOM_HAS_MXCSR 1
 #endif
 
 namespace loom {
@@ -60,12 +66,43 @@ int initial_threads() {
   return hw > 0 ? static_cast<int>(hw) : 1;
 }
 
+bool initial_flush_denormals() {
+  const char* env = std::getenv("LOOM_FLUSH_DENORMALS");
+  return !(env && std::string(env) == "0");
+}
+
+bool& flush_denormals_flag() {
+  static bool on = initial_flush_denormals();
+  return on;
+}
+
+// MXCSR is per thread: set it in the caller and in every thread of the
+// OpenMP pool that `threads` kernels will use (pool threads persist, and
+// threads created later inherit the creator's floating-point environment).
+void apply_denormal_mode(int threads) {
+#ifdef LOOM_HAS_MXCSR
+  constexpr unsigned kFtzDaz = 0x8040;  // flush-to-zero (bit 15), denormals-are-zero (bit 6)
+  const bool on = flush_denormals_flag();
+  auto apply = [on] { _mm_setcsr(on ? (_mm_getcsr() | kFtzDaz) : (_mm_getcsr() & ~kFtzDaz)); };
+  apply();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+  apply();
+#else
+  (void)threads;
+#endif
+#else
+  (void)threads;
+#endif
+}
+
 int& thread_count() {
   static int n = [] {
     int t = initial_threads();
 #ifdef _OPENMP
     omp_set_num_threads(t);
 #endif
+    apply_denormal_mode(t);
     return t;
   }();
   return n;
@@ -97,8 +134,24 @@ void set_num_threads(int n) {
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
+  apply_denormal_mode(n);
 }
 
 int num_threads() { return thread_count(); }
+
+void set_flush_denormals(bool on) {
+  thread_count();
+  flush_denormals_flag() = on;
+  apply_denormal_mode(thread_count());
+}
+
+bool flush_denormals() {
+#ifdef LOOM_HAS_MXCSR
+  thread_count();
+  return flush_denormals_flag();
+#else
+  return false;
+#endif
+}
 
 }  // namespace loom

@@ -4,13 +4,16 @@
 // against in bench/RESULTS.md.
 //
 //   onednn_floor [--config imdb-lstm|imdb-bilstm|gru|large-lstm|all] [--threads N]
-//                [--reps N] [--warmup N] [--sgemm N]
+//                [--reps N] [--warmup N] [--sgemm N] [--keep-denormals]
 //
 // One line per configuration:
 //   floor config=imdb-lstm threads=2 median_ms=13.9 min_ms=13.1 gflops=147.2 ...
 // and with --sgemm N (default 1024; 0 skips) one line for an N^3 sgemm:
 //   sgemm n=1024 threads=2 median_ms=.. gflops=..
 //
+// Denormals are flushed, as in Loom (backends/registry.h): the constant test
+// data makes large-lstm's backward subnormal, 4-5x slower when kept
+// (--keep-denormals).
 // Only the primitives are timed: inputs, weights (already in the layouts
 // the primitives chose), gradients and the workspace are allocated once.
 // FLOPs per step (shared/BENCHMARKS.md): LSTM 24*B*T*H*(F+H), GRU 18*...,
@@ -29,6 +32,7 @@
 #include <omp.h>
 
 #include "backends/onednn/dnnl_compat.h"
+#include "backends/registry.h"
 
 using namespace loom::onednn;
 using dnnl::memory;
@@ -171,6 +175,7 @@ int main(int argc, char** argv) {
   std::string which = "all";
   int threads = omp_get_max_threads(), reps = 20, warmup = 3;
   long long sgemm_n = 1024;
+  bool keep_denormals = false;
   for (int i = 1; i < argc; ++i) {
     const std::string f = argv[i];
     auto next = [&]() -> const char* {
@@ -185,10 +190,11 @@ int main(int argc, char** argv) {
     else if (f == "--reps") reps = std::atoi(next());
     else if (f == "--warmup") warmup = std::atoi(next());
     else if (f == "--sgemm") sgemm_n = std::atoll(next());
+    else if (f == "--keep-denormals") keep_denormals = true;
     else {
       std::fprintf(stderr,
                    "usage: onednn_floor [--config NAME|all] [--threads N] [--reps N] "
-                   "[--warmup N] [--sgemm N]\n");
+                   "[--warmup N] [--sgemm N] [--keep-denormals]\n");
       return 2;
     }
   }
@@ -196,10 +202,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "onednn_floor: --threads and --reps must be positive\n");
     return 2;
   }
-  omp_set_num_threads(threads);
+  // Loom's thread setting: OpenMP's count, and denormals flushed in every
+  // thread as in Loom's own runs (--keep-denormals: not flushed).
+  loom::set_num_threads(threads);
+  loom::set_flush_denormals(!keep_denormals);
   const dnnl_version_t* v = dnnl_version();
-  std::printf("# oneDNN %d.%d.%d, %d thread(s), %d reps after %d warm-up\n", v->major, v->minor,
-              v->patch, threads, reps, warmup);
+  std::printf("# oneDNN %d.%d.%d, %d thread(s), %d reps after %d warm-up, denormals %s\n",
+              v->major, v->minor, v->patch, threads, reps, warmup,
+              loom::flush_denormals() ? "flushed" : "kept");
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
   bool any = false;

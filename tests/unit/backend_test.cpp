@@ -12,6 +12,8 @@
 #include <random>
 #include <vector>
 
+#include <omp.h>
+
 #include "backends/reference/reference_backend.h"
 #include "backends/registry.h"
 
@@ -61,6 +63,41 @@ TEST(Threads, SetAndGet) {
   EXPECT_EQ(num_threads(), 1);
   set_num_threads(3);
   EXPECT_EQ(num_threads(), 3);
+}
+
+// A product whose exact value is subnormal: flushed to 0 when denormals are
+// flushed (FTZ), else the subnormal itself. `volatile` keeps it at run time.
+float subnormal_product() {
+  volatile float tiny = 1e-30f, scale = 1e-10f;
+  return tiny * scale;
+}
+
+TEST(Threads, DenormalsAreFlushedInEveryKernelThread) {
+  ThreadGuard guard;
+  if (!flush_denormals()) {
+#if defined(__x86_64__)
+    FAIL() << "denormal flushing is on by default on x86 (unless LOOM_FLUSH_DENORMALS=0)";
+#else
+    GTEST_SKIP() << "denormal flushing is implemented for x86 only";
+#endif
+  }
+  set_num_threads(2);
+  EXPECT_EQ(subnormal_product(), 0.0f);
+  std::vector<float> per_thread(2, -1.0f);
+#pragma omp parallel num_threads(2)
+  per_thread[omp_get_thread_num()] = subnormal_product();
+  EXPECT_EQ(per_thread[0], 0.0f);
+  EXPECT_EQ(per_thread[1], 0.0f);
+
+  set_flush_denormals(false);
+  EXPECT_FALSE(flush_denormals());
+  EXPECT_GT(subnormal_product(), 0.0f);
+#pragma omp parallel num_threads(2)
+  per_thread[omp_get_thread_num()] = subnormal_product();
+  EXPECT_GT(per_thread[0], 0.0f);
+  EXPECT_GT(per_thread[1], 0.0f);
+  set_flush_denormals(true);
+  EXPECT_EQ(subnormal_product(), 0.0f);
 }
 
 TEST(Threads, NonPositiveCountThrows) {
@@ -159,8 +196,14 @@ double ulp_error(float got, double want) {
 }
 
 // The f32 exp, tanh and sigmoid kernels against libm in double over a dense
-// grid and the special values; both contiguous and strided loops.
+// grid and the special values; both contiguous and strided loops. The grid
+// reaches subnormal inputs and outputs (exp(-104)), so it runs with denormal
+// flushing off; with it on (the default) those become 0, as in TensorFlow.
 TEST(UnaryF32, TranscendentalsWithinFourUlp) {
+  struct KeepDenormals {
+    KeepDenormals() { set_flush_denormals(false); }
+    ~KeepDenormals() { set_flush_denormals(true); }
+  } keep_denormals;
   std::vector<float> x;
   for (double v = -110.0; v <= 110.0; v += 0.00731) x.push_back(static_cast<float>(v));
   for (double v = -1.0; v <= 1.0; v += 1.0 / 4096) x.push_back(static_cast<float>(v));
