@@ -6,6 +6,7 @@
 
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "backends/cpu_allocator.h"
 #include "backends/registry.h"
 
 namespace loom {
@@ -16,14 +17,13 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
   LOOM_CHECK(device.kind == DeviceKind::cpu,
              "Storage: cannot allocate {} bytes on {}: this build has no CUDA support", nbytes,
              device.str());
-  // 64-byte alignment keeps vector loads aligned; at least one byte so that
-  // empty tensors still own a valid pointer.
-  size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;
-  data_ = std::aligned_alloc(64, rounded);
+  // 64-byte aligned (vector loads); at least one byte, so that empty tensors
+  // still own a valid pointer; large blocks are reused (cpu_allocator.h).
+  data_ = cpu_allocate(nbytes);
   if (!data_) fail("Storage: out of memory allocating {} bytes on the CPU", nbytes);
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { cpu_deallocate(data_, nbytes_); }
 
 Generator& default_generator() {
   static Generator g(0x10057);

@@ -49,15 +49,24 @@ void Adam::apply_update(const UpdateArgs& a) {
     const Region& r = a.region;
     if (vhat == nullptr) {
       optim_detail::for_each_span(r.numel, r.row_len, r.rows, r.nrows, [=](int64_t b, int64_t e) {
+        // Local restrict copies: with the captures read through the closure
+        // GCC assumed the stores could change them and kept a scalar loop
+        // (6x slower on the 20000x128 embedding).
+        T* __restrict wr = w;
+        T* __restrict mr = m;
+        T* __restrict vr = v;
+        const T* __restrict gr = graw;
+        const T s = scale, c = clip, wdv = wd, lrv = lr, a1 = alpha, k1 = one_minus_b1,
+                k2 = one_minus_b2, e2 = eps;
 #pragma omp simd
         for (int64_t i = b; i < e; ++i) {
-          const T g = scale * clip_value(graw[i], clip);
-          const T wi = w[i] - w[i] * wd * lr;  // decoupled weight decay
-          const T mi = m[i] + (g - m[i]) * one_minus_b1;
-          const T vi = v[i] + (g * g - v[i]) * one_minus_b2;
-          m[i] = mi;
-          v[i] = vi;
-          w[i] = wi - (mi * alpha) / (std::sqrt(vi) + eps);
+          const T g = s * clip_value(gr[i], c);
+          const T wi = wr[i] - wr[i] * wdv * lrv;  // decoupled weight decay
+          const T mi = mr[i] + (g - mr[i]) * k1;
+          const T vi = vr[i] + (g * g - vr[i]) * k2;
+          mr[i] = mi;
+          vr[i] = vi;
+          wr[i] = wi - (mi * a1) / (std::sqrt(vi) + e2);
         }
       });
       return;

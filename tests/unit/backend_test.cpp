@@ -14,6 +14,8 @@
 
 #include <omp.h>
 
+#include "autograd/tensor.h"
+#include "backends/cpu_allocator.h"
 #include "backends/reference/reference_backend.h"
 #include "backends/registry.h"
 
@@ -483,4 +485,45 @@ TEST(BernoulliMask, KeepFractionAndValues) {
 }
 
 }  // namespace
+}  // namespace loom
+
+namespace loom {
+
+// ---- host allocator ----------------------------------------------------------------------
+
+TEST(CpuAllocator, LargeBlocksAreReusedSmallOnesAreNot) {
+  cpu_empty_cache();
+  const size_t big = (size_t{3} << 20) + 5;  // 3 MiB and change: cached
+  void* a = cpu_allocate(big);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % 64, 0u);
+  std::memset(a, 1, big);
+  cpu_deallocate(a, big);
+  EXPECT_GE(cpu_cached_bytes(), big);
+  void* b = cpu_allocate(big);  // the same size gets the same block back
+  EXPECT_EQ(b, a);
+  EXPECT_EQ(cpu_cached_bytes(), 0u);
+  cpu_deallocate(b, big);
+  cpu_empty_cache();
+  EXPECT_EQ(cpu_cached_bytes(), 0u);
+
+  void* s = cpu_allocate(100);  // small blocks are plain aligned_alloc
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(s) % 64, 0u);
+  cpu_deallocate(s, 100);
+  EXPECT_EQ(cpu_cached_bytes(), 0u);
+}
+
+TEST(CpuAllocator, TensorsOfOneShapeReuseTheirMemory) {
+  cpu_empty_cache();
+  const void* first = nullptr;
+  {
+    Tensor t = Tensor::zeros({1000, 1000});  // 4 MB
+    first = t.raw_data();
+  }
+  Tensor again = Tensor::zeros({1000, 1000});
+  EXPECT_EQ(again.raw_data(), first);
+  EXPECT_EQ(again.at({999, 999}), 0.0);  // zeros is still zeros on a reused block
+}
+
 }  // namespace loom
