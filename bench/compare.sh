@@ -3,7 +3,7 @@
 #
 #   bench/compare.sh --config imdb-lstm [--backend NAME] [--dropout R]
 #                    [--recurrent-dropout R] [--reps N] [--steps N] [--warmup N]
-#                    [--build-dir DIR]
+#                    [--sparse-embedding] [--build-dir DIR]
 #
 # Builds loom_bench_rnn (Release, in build/ unless --build-dir or
 # LOOM_BUILD_DIR says otherwise), makes sure the PyTorch venv exists
@@ -25,7 +25,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
-config="" backend="" dropout="" rdropout="" reps=3 steps=30 warmup=5
+config="" backend="" dropout="" rdropout="" reps=3 steps=30 warmup=5 sparse=0
 build="${LOOM_BUILD_DIR:-$root/build}"
 die() { echo "compare.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -38,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --steps) steps="${2:?--steps needs a value}"; shift 2 ;;
     --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
     --build-dir) build="${2:?--build-dir needs a value}"; shift 2 ;;
+    --sparse-embedding) sparse=1; shift ;;
     -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -66,6 +67,8 @@ extra=()
 read -r -a model <<<"$("$loom_bin" --config "$config" "${extra[@]}" --print-config)"
 loom_extra=()
 [[ -n "$backend" ]] && loom_extra+=(--backend "$backend")
+# Both sides: a sparse embedding updated lazily (only the batch's rows).
+if (( sparse )); then model+=(--sparse-embedding); fi
 
 echo "config=$config model: ${model[*]}"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores); load before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -27,6 +27,9 @@
 // epsilon 1e-8; Loom's Keras form puts epsilon outside the bias correction,
 // which costs the same); the embedding gradient is a dense (vocab, F) tensor
 // and every parameter gets a dense update, as torch.optim.Adam does.
+// --sparse-embedding instead makes the Embedding sparse (its optimizer update
+// touches only the rows of the batch's ids, lazily: Loom's opt-in, the
+// peer's nn.Embedding(sparse=True) with SparseAdam).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -53,6 +56,7 @@ struct Args {
   uint64_t seed = 1234;
   std::string config;
   bool json = false, print_config = false, breakdown = false;
+  bool sparse_embedding = false;
 };
 
 struct Preset {
@@ -78,7 +82,7 @@ void usage(std::FILE* to) {
       "         [--cell lstm|gru|simplernn] [--bidirectional] [--batch B] [--timesteps T]\n"
       "         [--features F] [--units H] [--vocab V] [--dropout R] [--recurrent-dropout R]\n"
       "         [--backend NAME] [--threads N] [--warmup N] [--steps N] [--seed S]\n"
-      "         [--json] [--breakdown] [--print-config]\n");
+      "         [--sparse-embedding] [--json] [--breakdown] [--print-config]\n");
 }
 
 Args parse_args(int argc, char** argv) {
@@ -152,6 +156,7 @@ Args parse_args(int argc, char** argv) {
       {"--json", [&] { a.json = true; }},
       {"--breakdown", [&] { a.breakdown = true; }},
       {"--print-config", [&] { a.print_config = true; }},
+      {"--sparse-embedding", [&] { a.sparse_embedding = true; }},
   };
   for (; i < argc; ++i) {
     flag = argv[i];
@@ -233,7 +238,8 @@ int main(int argc, char** argv) {
 
     // ---- the model ------------------------------------------------------------------------
     auto embedding =
-        Embedding::make({.input_dim = a.vocab, .output_dim = a.features, .seed = a.seed + 1});
+        Embedding::make({.input_dim = a.vocab, .output_dim = a.features,
+                         .sparse = a.sparse_embedding, .seed = a.seed + 1});
     std::shared_ptr<RNN> rnn = make_rnn(a);
     std::shared_ptr<Layer> recurrent = rnn;
     std::shared_ptr<Bidirectional> bi;
@@ -312,9 +318,11 @@ int main(int argc, char** argv) {
     const std::string backend = cpu_backend_name();
     std::string line = fmt::format(
         "loom cell={} threads={} median_ms={:.2f} tokens_per_s={:.0f} bidirectional={} batch={} "
-        "timesteps={} features={} units={} vocab={} dropout={} recurrent_dropout={} backend={}",
+        "timesteps={} features={} units={} vocab={} dropout={} recurrent_dropout={} backend={} "
+        "embedding={}",
         a.cell, a.threads, med, tps, a.bidirectional ? 1 : 0, a.batch, a.timesteps, a.features,
-        a.units, a.vocab, a.dropout, a.recurrent_dropout, backend);
+        a.units, a.vocab, a.dropout, a.recurrent_dropout, backend,
+        a.sparse_embedding ? "sparse" : "dense");
     auto phase_median = [&](double Phases::*f) {
       std::vector<double> v;
       for (const Phases& p : phases) v.push_back(p.*f);

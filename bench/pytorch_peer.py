@@ -45,6 +45,9 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--sparse-embedding", action="store_true",
+                    help="nn.Embedding(sparse=True) updated by SparseAdam (lazy rows); "
+                         "the other parameters by Adam")
     ap.add_argument("--flush-denormal", choices=["on", "off"], default="on",
                     help="torch.set_flush_denormal (default on: Loom flushes denormals "
                          "by default, as TensorFlow does; PyTorch's own default is off)")
@@ -123,7 +126,7 @@ class Net(nn.Module):
         super().__init__()
         self.a = a
         self.dirs = 2 if a.bidirectional else 1
-        self.emb = nn.Embedding(a.vocab, a.features)
+        self.emb = nn.Embedding(a.vocab, a.features, sparse=a.sparse_embedding)
         self.looped = a.recurrent_dropout > 0
         if self.looped:
             self.rnn = nn.ModuleList(
@@ -164,7 +167,12 @@ def main():
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
     model = Net(a)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if a.sparse_embedding:
+        dense = [p for n, p in model.named_parameters() if not n.startswith("emb.")]
+        opts = [torch.optim.SparseAdam(list(model.emb.parameters()), lr=1e-3),
+                torch.optim.Adam(dense, lr=1e-3)]
+    else:
+        opts = [torch.optim.Adam(model.parameters(), lr=1e-3)]
     loss_fn = nn.BCEWithLogitsLoss()
 
     # A few fixed batches, cycled, so data generation is not timed.
@@ -175,10 +183,12 @@ def main():
 
     def step(i):
         ids, y = data[i % nbatch]
-        opt.zero_grad(set_to_none=True)
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(ids, gen), y)
         loss.backward()
-        opt.step()
+        for opt in opts:
+            opt.step()
         return loss
 
     model.train()
@@ -195,10 +205,11 @@ def main():
     cell = a.cell
     line = ("pytorch cell=%s threads=%d median_ms=%.2f tokens_per_s=%.0f "
             "bidirectional=%d batch=%d timesteps=%d features=%d units=%d vocab=%d "
-            "dropout=%g recurrent_dropout=%g path=%s flush_denormal=%s torch=%s"
+            "dropout=%g recurrent_dropout=%g path=%s flush_denormal=%s embedding=%s torch=%s"
             % (cell, a.threads, med, tps, a.bidirectional, a.batch, a.timesteps,
                a.features, a.units, a.vocab, a.dropout, a.recurrent_dropout,
-               "cell-loop" if model.looped else "fused", a.flush_denormal, torch.__version__))
+               "cell-loop" if model.looped else "fused", a.flush_denormal,
+               "sparse" if a.sparse_embedding else "dense", torch.__version__))
     if a.json:
         print(line, file=sys.stderr)
         print(json.dumps({

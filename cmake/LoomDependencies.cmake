@@ -69,7 +69,18 @@ if(LOOM_WITH_ONEDNN)
     set(LOOM_DNNL_TARGET loom_dnnl)
     message(STATUS "oneDNN backend: ${LOOM_DNNL_LIB}")
   else()
-    find_package(dnnl CONFIG QUIET)
+    # -DDNNL_DIR (the spelling oneDNN's docs use) names the package folder;
+    # CMake's own variable for package `dnnl` is dnnl_DIR.
+    if(DNNL_DIR)
+      set(dnnl_DIR "${DNNL_DIR}")
+      find_package(dnnl CONFIG QUIET NO_DEFAULT_PATH PATHS "${DNNL_DIR}")
+      if(NOT dnnl_FOUND)
+        message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON: no oneDNN CMake package (dnnl-config.cmake) "
+                            "in DNNL_DIR=${DNNL_DIR}")
+      endif()
+    else()
+      find_package(dnnl CONFIG QUIET)
+    endif()
     if(NOT dnnl_FOUND)
       message(FATAL_ERROR "LOOM_WITH_ONEDNN=ON but oneDNN was not found: apt-get install "
                           "libdnnl-dev (scripts/deps.sh does it when run as root), point "
