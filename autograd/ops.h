@@ -91,6 +91,9 @@ Tensor squeeze(const Tensor& x, int axis);
 Tensor flip(const Tensor& x, int axis);  // reverse along an axis (a copy)
 Tensor contiguous(const Tensor& x);
 Tensor cast(const Tensor& x, DType dtype);  // differentiable between f32 and f64
+// A copy on another device (x itself when already there); the gradient is
+// copied back to x's device.
+Tensor to_device(const Tensor& x, Device device);
 Tensor concat(const std::vector<Tensor>& xs, int axis);
 Tensor stack(const std::vector<Tensor>& xs, int axis);
 // Splits into pieces of the given sizes along axis (one tape entry, several outputs).

@@ -14,16 +14,22 @@ namespace loom {
 // ---- storage --------------------------------------------------------------------
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  LOOM_CHECK(device.kind == DeviceKind::cpu,
-             "Storage: cannot allocate {} bytes on {}: this build has no CUDA support", nbytes,
-             device.str());
+  if (device.kind != DeviceKind::cpu) {
+    // Device memory comes from that device's backend (its caching allocator).
+    owner_ = &backend_for(device);
+    data_ = owner_->allocate(nbytes);
+    return;
+  }
   // 64-byte aligned (vector loads); at least one byte, so that empty tensors
   // still own a valid pointer; large blocks are reused (cpu_allocator.h).
   data_ = cpu_allocate(nbytes);
   if (!data_) fail("Storage: out of memory allocating {} bytes on the CPU", nbytes);
 }
 
-Storage::~Storage() { cpu_deallocate(data_, nbytes_); }
+Storage::~Storage() {
+  if (owner_) owner_->deallocate(data_, nbytes_);
+  else cpu_deallocate(data_, nbytes_);
+}
 
 Generator& default_generator() {
   static Generator g(0x10057);
@@ -225,6 +231,18 @@ template double* Tensor::data<double>() const;
 template int32_t* Tensor::data<int32_t>() const;
 template int64_t* Tensor::data<int64_t>() const;
 
+template <typename T>
+T* Tensor::device_data() const {
+  check_defined("device_data");
+  LOOM_CHECK(dtype() == dtype_of<T>::value, "Tensor::device_data: tensor has dtype {}, asked for {}",
+             dtype_name(dtype()), dtype_name(dtype_of<T>::value));
+  return static_cast<T*>(raw_data());
+}
+template float* Tensor::device_data<float>() const;
+template double* Tensor::device_data<double>() const;
+template int32_t* Tensor::device_data<int32_t>() const;
+template int64_t* Tensor::device_data<int64_t>() const;
+
 namespace {
 int64_t element_offset(const Tensor& t, const std::vector<int64_t>& index, const char* op) {
   LOOM_CHECK(static_cast<int>(index.size()) == t.ndim(),
@@ -243,15 +261,20 @@ int64_t element_offset(const Tensor& t, const std::vector<int64_t>& index, const
 
 double Tensor::at(const std::vector<int64_t>& index) const {
   int64_t off = element_offset(*this, index, "Tensor::at");
-  LOOM_CHECK(device().kind == DeviceKind::cpu, "Tensor::at: tensor lives on {}", device().str());
   return dispatch_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return static_cast<double>(static_cast<const T*>(raw_data())[off]);
+    T value;
+    if (device().kind == DeviceKind::cpu) value = static_cast<const T*>(raw_data())[off];
+    else backend_for(device()).copy_to_host(static_cast<const T*>(raw_data()) + off, &value, sizeof(T));
+    return static_cast<double>(value);
   });
 }
 
 void Tensor::set(const std::vector<int64_t>& index, double value) {
   int64_t off = element_offset(*this, index, "Tensor::set");
+  LOOM_CHECK(device().kind == DeviceKind::cpu,
+             "Tensor::set: tensor lives on {}; set values on the CPU and copy with .to({})",
+             device().str(), device().str());
   dispatch_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
     static_cast<T*>(raw_data())[off] = static_cast<T>(value);
@@ -266,8 +289,9 @@ double Tensor::item() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor src = (dtype() == dtype_of<T>::value) ? contiguous().detach()
-                                               : cast(detach(), dtype_of<T>::value);
+  Tensor host = device().kind == DeviceKind::cpu ? detach() : detach().cpu();
+  Tensor src = (host.dtype() == dtype_of<T>::value) ? host.contiguous().detach()
+                                                    : cast(host, dtype_of<T>::value);
   const T* p = src.data<T>();
   return std::vector<T>(p, p + src.numel());
 }
@@ -286,6 +310,7 @@ Tensor Tensor::slice(int axis, int64_t start, int64_t stop, int64_t step) const 
 Tensor Tensor::select(int axis, int64_t index) const { return loom::select(*this, axis, index); }
 Tensor Tensor::contiguous() const { return loom::contiguous(*this); }
 Tensor Tensor::to(DType t) const { return loom::cast(*this, t); }
+Tensor Tensor::to(Device d) const { return loom::to_device(*this, d); }
 Tensor Tensor::clone() const {
   if (is_contiguous()) {
     // contiguous() would return *this itself, so copy explicitly.
@@ -412,6 +437,12 @@ void format_values(std::string& out, const Tensor& t, std::vector<int64_t>& idx,
 
 std::string Tensor::str() const {
   if (!impl_) return "Tensor(undefined)";
+  if (device().kind != DeviceKind::cpu) {
+    // Format a host copy (one transfer, not one per element).
+    const std::string s = detach().cpu().str();  // "tensor(..., dtype=f32)"
+    return s.substr(0, s.size() - 1) + ", device=" + device().str() + ")" +
+           (requires_grad() ? " requires_grad" : "");
+  }
   std::string body;
   if (ndim() == 0) {
     body = is_floating(dtype()) ? fmt::format("{:.6g}", at({}))

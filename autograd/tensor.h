@@ -36,6 +36,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  class Backend* owner_ = nullptr;  // the device backend that allocated data_ (null: host)
 };
 
 // A seeded random source. Tensor factories draw from std::mt19937_64 for
@@ -123,17 +124,29 @@ class Tensor {
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
-  // ---- element access (CPU) --------------------------------------------------------
-  // Pointer to the first element; checks that T matches the dtype.
+  // ---- element access ------------------------------------------------------------------
+  // Pointer to the first element for the host to read and write; checks that
+  // T matches the dtype and that the tensor lives on the CPU.
   template <typename T> T* data() const;
-  void* raw_data() const;
+  // Pointer to the first element on the tensor's own device (device memory
+  // for cuda tensors: for handing to that device's backend, never to be
+  // dereferenced on the host). Checks the dtype.
+  template <typename T> T* device_data() const;
+  void* raw_data() const;  // untyped, on the tensor's device
   // Value of element `index` (one entry per axis) as double; checks bounds.
+  // On a GPU tensor it copies the value to the host (slow: one transfer).
   double at(const std::vector<int64_t>& index) const;
-  void set(const std::vector<int64_t>& index, double value);
-  // Single-element tensor's value.
+  void set(const std::vector<int64_t>& index, double value);  // CPU tensors only
+  // Single-element tensor's value (copied to the host from a GPU).
   double item() const;
-  // All elements in row-major order, converted to T.
+  // All elements in row-major order, converted to T (copied to the host
+  // from a GPU).
   template <typename T> std::vector<T> to_vector() const;
+
+  // ---- devices (differentiable: the gradient goes back to this device) ------------------
+  Tensor to(Device device) const;  // itself when already there
+  Tensor cpu() const { return to(Device::cpu()); }
+  Tensor cuda(int index = 0) const { return to(Device::cuda(index)); }
 
   // ---- views and copies (differentiable) ----------------------------------------------
   Tensor reshape(const Shape& shape) const;  // one extent may be -1

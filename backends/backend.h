@@ -224,6 +224,20 @@ class Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
   virtual DeviceKind device_kind() const = 0;
+  virtual int device_index() const { return 0; }  // N of cuda:N
+  Device device() const { return Device{device_kind(), device_index()}; }
+
+  // ---- memory of this backend's device ---------------------------------------
+  // CPU backends use the host allocator (cpu_allocator.h); a device backend
+  // (CUDA) overrides all four. Copies are between this device and the host;
+  // copy_to_host returns once the bytes are on the host (it waits for the
+  // kernels that write them), copy_from_host once `src` may be reused.
+  virtual void* allocate(size_t nbytes);
+  virtual void deallocate(void* p, size_t nbytes) noexcept;
+  virtual void copy_from_host(const void* src, void* dst, size_t nbytes);
+  virtual void copy_to_host(const void* src, void* dst, size_t nbytes);
+  // Waits for every kernel enqueued so far (a no-op on the CPU).
+  virtual void synchronize() {}
 
   // ---- element-wise --------------------------------------------------------
   // dst = value

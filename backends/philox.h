@@ -5,11 +5,18 @@
 
 #include <cstdint>
 
+// The same code runs in CUDA kernels (backends/cuda/cuda_kernels.cu).
+#ifdef __CUDACC__
+#define LOOM_HOST_DEVICE __host__ __device__
+#else
+#define LOOM_HOST_DEVICE
+#endif
+
 namespace loom {
 
 struct Philox4x32 {
   // Four 32-bit random words for counter `ctr` under key `seed`.
-  static inline void block(uint64_t seed, uint64_t ctr, uint32_t out[4]) {
+  LOOM_HOST_DEVICE static inline void block(uint64_t seed, uint64_t ctr, uint32_t out[4]) {
     uint32_t c0 = static_cast<uint32_t>(ctr), c1 = static_cast<uint32_t>(ctr >> 32), c2 = 0,
              c3 = 0;
     uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
@@ -28,7 +35,7 @@ struct Philox4x32 {
     out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
   }
   // Uniform in [0, 1) for element index i (four elements share one block).
-  static inline double uniform(uint64_t seed, uint64_t i) {
+  LOOM_HOST_DEVICE static inline double uniform(uint64_t seed, uint64_t i) {
     uint32_t r[4];
     block(seed, i >> 2, r);
     return (r[i & 3] >> 8) * (1.0 / 16777216.0);  // 24 bits: exact in f32 too

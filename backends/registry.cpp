@@ -14,6 +14,10 @@
 #include "backends/onednn/onednn_backend.h"
 #endif
 
+#ifdef LOOM_WITH_CUDA
+#include "backends/cuda/cuda_backend.h"
+#endif
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -29,6 +33,10 @@ namespace {
 struct Registry {
   std::vector<std::unique_ptr<Backend>> cpu;  // the first is the reference
   Backend* cpu_current = nullptr;
+  // One CUDA backend per visible device, made on first use (creating one
+  // starts a CUDA context, which a CPU-only program should never pay for).
+  std::mutex cuda_mu;
+  std::vector<std::unique_ptr<Backend>> cuda;
 
   Registry() {
     cpu.push_back(std::make_unique<ReferenceBackend>());
@@ -115,8 +123,39 @@ Backend& reference_backend() { return *registry().cpu.front(); }
 Backend& backend_for(Device device) {
   thread_count();  // applies LOOM_NUM_THREADS before the first kernel runs
   if (device.kind == DeviceKind::cpu) return *registry().cpu_current;
-  fail("no backend for device {}: this build of Loom has no CUDA support (LOOM_WITH_CUDA=OFF)",
+#ifdef LOOM_WITH_CUDA
+  const int count = cuda_device_count();
+  LOOM_CHECK(device.index >= 0 && device.index < count,
+             "no backend for device {}: {}", device.str(),
+             count == 0 ? std::string("no CUDA device is visible (no GPU, no driver, or "
+                                      "CUDA_VISIBLE_DEVICES hides them)")
+                        : fmt::format("this machine has {} CUDA device(s)", count));
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.cuda_mu);
+  if (r.cuda.empty()) r.cuda.resize(count);
+  if (!r.cuda[device.index]) r.cuda[device.index] = make_cuda_backend(device.index);
+  return *r.cuda[device.index];
+#else
+  fail("no backend for device {}: this build of Loom has no CUDA support (configure with "
+       "-DLOOM_WITH_CUDA=ON)",
        device.str());
+#endif
+}
+
+int cuda_device_count() {
+#ifdef LOOM_WITH_CUDA
+  return cuda_visible_devices();
+#else
+  return 0;
+#endif
+}
+
+bool cuda_built() {
+#ifdef LOOM_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
 }
 
 std::vector<std::string> available_backends() {

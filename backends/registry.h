@@ -11,8 +11,14 @@ namespace loom {
 
 // The backend that currently serves `device` (for the CPU: the one chosen by
 // set_cpu_backend, the LOOM_BACKEND environment variable, or the fastest
-// built one).
+// built one; for cuda:N the CUDA backend of device N). Throws naming the
+// device when this build or machine has no such device.
 Backend& backend_for(Device device);
+
+// Whether this build has the CUDA backend (LOOM_WITH_CUDA=ON), and how many
+// CUDA devices the process sees (0 without the backend, a GPU or a driver).
+bool cuda_built();
+int cuda_device_count();
 
 // The always-available reference backend (the oracle).
 Backend& reference_backend();

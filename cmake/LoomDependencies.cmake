@@ -104,6 +104,16 @@ if(LOOM_WITH_CUDA)
     message(FATAL_ERROR "LOOM_WITH_CUDA=ON but no CUDA compiler was found "
                         "(expected /usr/local/cuda/bin/nvcc).")
   endif()
+  # sm_80 (A100) and sm_90 (H100/H200) unless the caller chose; set before
+  # enable_language so CMake does not probe for a GPU this machine may lack.
+  if(NOT CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES "80;90")
+  endif()
+  set(LOOM_CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
+  # C++17: nvcc 13 cannot compile fmt 9 (types.h) in C++20 mode.
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  enable_language(CUDA)
   find_package(CUDAToolkit QUIET)
   if(NOT CUDAToolkit_FOUND)
     message(FATAL_ERROR "LOOM_WITH_CUDA=ON but the CUDA toolkit (cuBLAS) was not found at /usr/local/cuda.")
@@ -113,6 +123,5 @@ if(LOOM_WITH_CUDA)
   if(NOT LOOM_CUDNN_INCLUDE OR NOT LOOM_CUDNN_LIB)
     message(FATAL_ERROR "LOOM_WITH_CUDA=ON but cuDNN 9 (cudnn.h, libcudnn) was not found under /usr/local/cuda.")
   endif()
-  message(FATAL_ERROR "LOOM_WITH_CUDA=ON: the CUDA backend is not part of this build yet "
-                      "(it arrives with the CUDA/cuDNN backend work); configure with LOOM_WITH_CUDA=OFF.")
+  message(STATUS "CUDA backend: nvcc ${CMAKE_CUDA_COMPILER_VERSION}, cuDNN ${LOOM_CUDNN_LIB}")
 endif()

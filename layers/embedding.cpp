@@ -43,7 +43,8 @@ std::string position_str(const Shape& shape, int64_t flat) {
 }  // namespace
 
 Tensor Embedding::checked_ids(const Tensor& ids_in) const {
-  Tensor ids = ids_in.detach();
+  // Validated on the host (ids from a GPU are copied over once).
+  Tensor ids = ids_in.device().kind == DeviceKind::cpu ? ids_in.detach() : ids_in.detach().cpu();
   if (is_floating(ids.dtype())) {
     // Keras casts float ids to int; a fractional id is a bug worth reporting.
     Tensor as_double = contiguous(cast(ids, DType::f64));
@@ -93,14 +94,15 @@ std::vector<Tensor> Embedding::call(const std::vector<Tensor>& inputs,
   }
   if (options_.embeddings_regularizer.active())
     add_loss(options_.embeddings_regularizer.penalty(table));
-  return {gather_rows(table, ids)};  // (S..., E)
+  return {gather_rows(table, ids.to(table.device()))};  // (S..., E)
 }
 
 std::vector<Tensor> Embedding::compute_mask(const std::vector<Tensor>& inputs,
                                             const std::vector<Tensor>& masks) const {
   if (!options_.mask_zero) return {Tensor()};
   // (S) 1 where the id is not padding, in the layer's float dtype.
-  return {cast(compare(inputs[0].detach(), 0.0, Compare::ne), dtype())};
+  // On the table's device, where the layers that consume the mask run.
+  return {cast(compare(inputs[0].detach(), 0.0, Compare::ne), dtype()).to(embeddings_->value.device())};
 }
 
 std::vector<Shape> Embedding::compute_output_shape(const std::vector<Shape>& shapes) const {

@@ -320,6 +320,25 @@ std::vector<Tensor> Layer::get_weights() const {
   return out;
 }
 
+Layer& Layer::to(Device device) {
+  for (const ParameterPtr& p : parameters()) {
+    if (!p || p->value.device() == device) continue;
+    const bool grad = p->value.requires_grad();
+    const std::string name = p->value.name();
+    Tensor moved = p->value.detach().to(device);
+    if (grad) moved.set_requires_grad(true);
+    moved.set_name(name);
+    p->value = moved;
+  }
+  return *this;
+}
+
+Device Layer::device() const {
+  for (const ParameterPtr& p : parameters())
+    if (p && p->value.defined()) return p->value.device();
+  return Device::cpu();
+}
+
 void Layer::set_weights(const std::vector<Tensor>& values) {
   std::vector<ParameterPtr> ps = parameters();
   LOOM_CHECK(values.size() == ps.size(), "{}: set_weights got {} tensors but the layer has {} "
@@ -334,7 +353,8 @@ void Layer::set_weights(const std::vector<Tensor>& values) {
   }
   for (size_t i = 0; i < ps.size(); ++i) {
     const Tensor& dst = ps[i]->value;
-    backend_for(dst.device()).copy(values[i].detach().view(), dst.view());
+    const Tensor src = values[i].detach().to(dst.device());  // copies across devices
+    backend_for(dst.device()).copy(src.view(), dst.view());
   }
 }
 

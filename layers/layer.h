@@ -190,6 +190,13 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<ParameterPtr> trainable_parameters() const;
   std::vector<ParameterPtr> non_trainable_parameters() const;
   int64_t count_params() const;
+  // Moves every parameter (own and sublayers') to `device` in place: the
+  // Parameter objects stay, their values become copies on `device`, and
+  // every later call runs there (GPU: cuda:0). As with PyTorch's
+  // Module.to, move a model before creating its optimizer. Returns *this.
+  Layer& to(Device device);
+  // The device of the first parameter (the CPU for a layer without any).
+  Device device() const;
   // Keras get_weights/set_weights: parameter values in parameters() order.
   // set_weights copies into the existing tensors (optimizers keep their
   // handles) and throws naming the parameter on a count or shape mismatch.

@@ -200,7 +200,13 @@ StepResult forward_loss(Model& model, LossKind kind, const std::string& loss_nam
                         bool training) {
   CallContext ctx;
   ctx.training = training;
-  LayerOutput out = model(xb, {}, ctx);
+  // Float inputs follow the model to its device (integer ids stay: Embedding
+  // checks them on the host and moves them itself).
+  const Device dev = model.device();
+  std::vector<Tensor> inputs = xb;
+  for (Tensor& x : inputs)
+    if (is_floating(x.dtype()) && x.device() != dev) x = x.to(dev);
+  LayerOutput out = model(inputs, {}, ctx);
   LOOM_CHECK(out.size() == 1, "fit/evaluate: model '{}' has {} outputs; training supports one",
              model.name(), out.size());
   StepResult r;
@@ -211,7 +217,7 @@ StepResult forward_loss(Model& model, LossKind kind, const std::string& loss_nam
   Tensor per = per_sample_loss(kind, r.y_pred, target);  // (B)
   const double count = static_cast<double>(std::max<int64_t>(per.numel(), 1));
   if (wb.defined())
-    r.loss = div(sum(mul(per, wb.reshape(per.shape()).to(per.dtype()))), count);
+    r.loss = div(sum(mul(per, wb.reshape(per.shape()).to(per.dtype()).to(per.device()))), count);
   else
     r.loss = mean(per);
   for (const Tensor& reg : model.losses()) {

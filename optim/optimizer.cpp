@@ -108,8 +108,8 @@ const std::vector<Tensor>& Optimizer::slots_for(const Parameter& p) {
   if (it == slots_.end()) {
     std::vector<Tensor> created;
     for (const SlotSpec& s : specs)
-      created.push_back(Tensor::full(p.value.shape(), s.initial_value, p.value.dtype(),
-                                     p.value.device()));
+      // On the host, where updates run (also for GPU parameters).
+      created.push_back(Tensor::full(p.value.shape(), s.initial_value, p.value.dtype()));
     return slots_.emplace(p.name, std::move(created)).first->second;
   }
   // Loaded from a checkpoint: check it fits this parameter; convert the
@@ -158,10 +158,6 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
     LOOM_CHECK(w.defined(), "{}.step: parameter '{}' has no value", name(), p.name);
     LOOM_CHECK(is_floating(w.dtype()), "{}.step: parameter '{}' has dtype {}; expected f32 or f64",
                name(), p.name, dtype_name(w.dtype()));
-    LOOM_CHECK(w.device().kind == DeviceKind::cpu,
-               "{}.step: parameter '{}' lives on {}; optimizer updates run on the CPU only in this "
-               "build",
-               name(), p.name, w.device().str());
     LOOM_CHECK(w.is_contiguous(),
                "{}.step: parameter '{}' (shape {}) is not contiguous; parameters must own "
                "contiguous storage",
@@ -177,6 +173,9 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
                name(), p.name, w.device().str(), g.device().str());
     if (g.dtype() != w.dtype()) g = g.to(w.dtype());
     if (!g.is_contiguous()) g = g.contiguous();
+    // Updates run on the host. A GPU parameter's gradient comes over once
+    // per step and the updated values go back (its slots live on the host).
+    if (g.device().kind != DeviceKind::cpu) g = g.detach().cpu();
 
     Item item{&p, g, &slots, {}, false, 0, 0.0};
     if (p.touched_rows) {
@@ -239,9 +238,17 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
     double scale = global_scale;
     if (grad_opts_.clipnorm) scale = scale_for(std::sqrt(it.sum_sq), *grad_opts_.clipnorm);
     const double wd = decays(p.name) ? *grad_opts_.weight_decay : 0.0;
-    UpdateArgs args{p.name, p.value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
+    const bool on_host = p.value.device().kind == DeviceKind::cpu;
+    const Tensor value = on_host ? p.value : p.value.detach().cpu();
+    UpdateArgs args{p.name, value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
     // Rows with a gradient but an empty touched set: nothing to update.
-    if (!(it.sparse && it.rows.empty())) apply_update(args);
+    if (!(it.sparse && it.rows.empty())) {
+      apply_update(args);
+      if (!on_host)
+        backend_for(p.value.device())
+            .copy_from_host(value.raw_data(), p.value.raw_data(),
+                            static_cast<size_t>(value.numel()) * dtype_size(value.dtype()));
+    }
     if (p.touched_rows) p.touched_rows->clear();
   }
   ++iterations_;

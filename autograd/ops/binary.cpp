@@ -66,6 +66,15 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
              b.device().str());
 }
 
+// A 0-d CPU tensor meeting a GPU tensor is moved to the GPU (as PyTorch
+// treats CPU scalars); any other device mismatch is an error.
+std::pair<Tensor, Tensor> same_device(const Tensor& a, const Tensor& b) {
+  if (a.device() == b.device()) return {a, b};
+  if (a.ndim() == 0 && a.device().kind == DeviceKind::cpu) return {to_device(a, b.device()), b};
+  if (b.ndim() == 0 && b.device().kind == DeviceKind::cpu) return {a, to_device(b, a.device())};
+  return {a, b};  // check_same_dtype names both devices
+}
+
 // out (S) = a (Sa) op b (Sb), no recording.
 Tensor binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_same_dtype(binary_op_name(op), a, b);
@@ -81,7 +90,8 @@ Tensor scalar_like(const Tensor& t, double v) { return Tensor::full({}, v, t.dty
 }  // namespace
 
 // out = a + b;  da = dout, db = dout (each summed to its shape)
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = same_device(a0, b0);
   Tensor out = binary_kernel(BinaryOp::add, a, b);
   if (!any_requires_grad({a, b})) return out;
   Shape sa = a.shape(), sb = b.shape();
@@ -91,7 +101,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 // out = a - b;  da = dout, db = -dout
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = same_device(a0, b0);
   Tensor out = binary_kernel(BinaryOp::sub, a, b);
   if (!any_requires_grad({a, b})) return out;
   Shape sa = a.shape(), sb = b.shape();
@@ -101,7 +112,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 // out = a * b;  da = dout * b, db = dout * a
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = same_device(a0, b0);
   Tensor out = binary_kernel(BinaryOp::mul, a, b);
   if (!any_requires_grad({a, b})) return out;
   Tensor ad = b.requires_grad() ? a.detach() : Tensor();  // db needs a
@@ -114,7 +126,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 // out = a / b;  da = dout / b, db = -dout * a / b^2 = -dout * out / b
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor div(const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = same_device(a0, b0);
   Tensor out = binary_kernel(BinaryOp::div, a, b);
   if (!any_requires_grad({a, b})) return out;
   Tensor bd = b.detach(), outd = b.requires_grad() ? out.detach() : Tensor();
@@ -129,7 +142,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // maximum: the gradient goes to a where a >= b, else to b (ties go to a).
 // minimum: to a where a <= b.
 namespace {
-Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
+Tensor extremum(const Tensor& a0, const Tensor& b0, bool is_max) {
+  const auto [a, b] = same_device(a0, b0);
   const BinaryOp op = is_max ? BinaryOp::maximum : BinaryOp::minimum;
   Tensor out = binary_kernel(op, a, b);
   if (!any_requires_grad({a, b})) return out;
@@ -154,6 +168,8 @@ Tensor rdiv(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
 
 // out = a^p;  da = dout * p * a^(p-1)
 Tensor pow(const Tensor& a, double p) {
+  // A host loop; a GPU tensor makes the round trip (to_device carries the gradient).
+  if (a.device().kind != DeviceKind::cpu) return to_device(pow(to_device(a, Device::cpu()), p), a.device());
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), "pow", [&](auto tag) {
     using T = decltype(tag);

@@ -21,7 +21,10 @@ std::string position_str(const Shape& shape, int64_t flat) {
 
 // Throws for the first id outside [0, V), naming it, its position and V.
 template <typename I>
-void check_ids(const Tensor& flat_ids, const Shape& ids_shape, int64_t V) {
+void check_ids(const Tensor& flat_ids_any, const Shape& ids_shape, int64_t V) {
+  // On the host: ids on a GPU are copied over for the check (one transfer).
+  const Tensor flat_ids =
+      flat_ids_any.device().kind == DeviceKind::cpu ? flat_ids_any : flat_ids_any.cpu();
   const I* p = flat_ids.data<I>();
   for (int64_t n = 0; n < flat_ids.numel(); ++n) {
     const int64_t id = static_cast<int64_t>(p[n]);

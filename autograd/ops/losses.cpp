@@ -118,12 +118,26 @@ Tensor elementwise_loss(const char* op, const Tensor& pred, const Tensor& target
   });
 }
 
+// The losses run on the host. A model on a GPU hands over its predictions
+// and targets (B, C) with a small C, so this costs one small transfer each
+// way; the loss comes back on the model's device and its gradient flows
+// back through to_device.
+template <typename Fn>
+Tensor on_host(const Tensor& a, const Tensor& b, Fn&& loss) {
+  const bool a_cpu = a.device().kind == DeviceKind::cpu, b_cpu = b.device().kind == DeviceKind::cpu;
+  if (a_cpu && b_cpu) return loss(a, b);
+  const Device dev = a_cpu ? b.device() : a.device();
+  return to_device(loss(to_device(a, Device::cpu()), to_device(b, Device::cpu())), dev);
+}
+
 }  // namespace
 
 // l = -(y log p + (1 - y) log(1 - p)) with p = clip(probs, eps, 1 - eps)
 //   dl/dprobs = (1 - y) / (1 - p) - y / p inside the clip range, 0 outside
 //   dl/dy     = log(1 - p) - log p
-Tensor binary_cross_entropy(const Tensor& probs, const Tensor& targets, Reduction reduction) {
+Tensor binary_cross_entropy(const Tensor& probs_in, const Tensor& targets_in,
+                            Reduction reduction) {
+  return on_host(probs_in, targets_in, [&](const Tensor& probs, const Tensor& targets) {
   return elementwise_loss(
       "binary_cross_entropy", probs, targets, reduction, [](auto prob, auto y_t) {
         using T = decltype(prob);
@@ -135,12 +149,14 @@ Tensor binary_cross_entropy(const Tensor& probs, const Tensor& targets, Reductio
         const double lp = std::log(p), lq = std::log(q);
         return ElementLoss{-(y * lp + (1 - y) * lq), inside ? (1 - y) / q - y / p : 0.0, lq - lp};
       });
+  });
 }
 
 // l = max(z, 0) - z y + log(1 + e^-|z|)   (never exponentiates a positive number)
 //   dl/dz = sigmoid(z) - y,   dl/dy = -z
-Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+Tensor binary_cross_entropy_with_logits(const Tensor& logits_in, const Tensor& targets_in,
                                         Reduction reduction) {
+  return on_host(logits_in, targets_in, [&](const Tensor& logits, const Tensor& targets) {
   return elementwise_loss("binary_cross_entropy_with_logits", logits, targets, reduction,
                           [](auto z_t, auto y_t) {
                             const double z = z_t, y = y_t;
@@ -149,13 +165,16 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                             return ElementLoss{std::max(z, 0.0) - z * y + std::log1p(e), sig - y,
                                                -z};
                           });
+  });
 }
 
 // l = (p - t)^2;  dl/dp = 2 (p - t),  dl/dt = -2 (p - t)
-Tensor mean_squared_error(const Tensor& pred, const Tensor& target, Reduction reduction) {
-  return elementwise_loss("mean_squared_error", pred, target, reduction, [](auto p, auto t) {
-    const double diff = static_cast<double>(p) - static_cast<double>(t);
-    return ElementLoss{diff * diff, 2 * diff, -2 * diff};
+Tensor mean_squared_error(const Tensor& pred_in, const Tensor& target_in, Reduction reduction) {
+  return on_host(pred_in, target_in, [&](const Tensor& pred, const Tensor& target) {
+    return elementwise_loss("mean_squared_error", pred, target, reduction, [](auto p, auto t) {
+      const double diff = static_cast<double>(p) - static_cast<double>(t);
+      return ElementLoss{diff * diff, 2 * diff, -2 * diff};
+    });
   });
 }
 
@@ -167,6 +186,10 @@ Tensor mean_squared_error(const Tensor& pred, const Tensor& target, Reduction re
 //   l = log(sum_j c_j) - log c_y;  dl/dp_j = 1 / sum(c) - [j == y] / c_y inside the clip range, else 0
 Tensor sparse_categorical_cross_entropy(const Tensor& x, const Tensor& labels, bool from_logits,
                                         Reduction reduction) {
+  if (x.device().kind != DeviceKind::cpu || labels.device().kind != DeviceKind::cpu)
+    return on_host(x, labels, [&](const Tensor& xh, const Tensor& lh) {
+      return sparse_categorical_cross_entropy(xh, lh, from_logits, reduction);
+    });
   const char* op = "sparse_categorical_cross_entropy";
   LOOM_CHECK(is_floating(x.dtype()), "{}: expected floating {} of shape {}, got {}", op,
              from_logits ? "logits" : "probabilities", shape_str(x.shape()),

@@ -7,7 +7,19 @@
 
 namespace loom {
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
+  // 0-d CPU operands follow a GPU operand there (as in binary ops).
+  Device dev = a0.device();
+  for (const Tensor* t : {&cond0, &a0, &b0})
+    if (t->device().kind != DeviceKind::cpu) dev = t->device();
+  auto follow = [&](const Tensor& t) {
+    return t.device() != dev && t.ndim() == 0 && t.device().kind == DeviceKind::cpu
+               ? to_device(t, dev) : t;
+  };
+  const Tensor cond = follow(cond0), a = follow(a0), b = follow(b0);
+  for (const Tensor* t : {&cond, &a, &b})
+    LOOM_CHECK(t->device() == dev, "where: device mismatch: cond {}, a {}, b {}",
+               cond.device().str(), a.device().str(), b.device().str());
   LOOM_CHECK(a.dtype() == b.dtype(), "where: dtype mismatch: a {} {} vs b {} {}",
              dtype_name(a.dtype()), shape_str(a.shape()), dtype_name(b.dtype()),
              shape_str(b.shape()));

@@ -104,12 +104,12 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
   const bool lstm = d.cell == RnnCellKind::lstm;
   auto time_of = [&](int64_t s) { return d.go_backwards ? T_ - 1 - s : s; };
 
-  T* G = ws.G.data<T>();
-  T* Hp = ws.Hp.data<T>();
-  T* Hd = ws.Hd.data<T>();
-  T* Cp = lstm ? ws.Cp.data<T>() : nullptr;
-  T* X1 = ws.X1.data<T>();
-  const T* x = ws.xd.defined() ? ws.xd.data<T>() : at<T>(a.x);
+  T* G = ws.G.device_data<T>();
+  T* Hp = ws.Hp.device_data<T>();
+  T* Hd = ws.Hd.device_data<T>();
+  T* Cp = lstm ? ws.Cp.device_data<T>() : nullptr;
+  T* X1 = ws.X1.device_data<T>();
+  const T* x = ws.xd.defined() ? ws.xd.device_data<T>() : at<T>(a.x);
   const T* W = at<T>(a.kernel);
   const T* U = at<T>(a.recurrent_kernel);
   const T* bias = at<T>(a.bias);
@@ -139,8 +139,8 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
   }
   if (mh) be.binary(BinaryOp::mul, hp0, mat_view(mh, dt, B, H, H), mat_view(Hd + t0 * H, dt, B, H, ldS));
 
-  Tensor hu_buf = Tensor::empty({B, GH}, dt);  // h_d U of the current step
-  T* hu = hu_buf.data<T>();
+  Tensor hu_buf = Tensor::empty({B, GH}, dt, be.device());  // h_d U of the current step
+  T* hu = hu_buf.device_data<T>();
   const int64_t n_rec = is_gru_before(d) ? 2 * H : GH;
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = time_of(s);
@@ -189,12 +189,12 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
   const bool lstm = d.cell == RnnCellKind::lstm;
   auto time_of = [&](int64_t s) { return d.go_backwards ? T_ - 1 - s : s; };
 
-  const T* G = ws.G.data<T>();
-  const T* Hp = ws.Hp.data<T>();
-  const T* Hd = ws.Hd.data<T>();
-  const T* Cp = lstm ? ws.Cp.data<T>() : nullptr;
-  const T* X1 = ws.X1.data<T>();
-  const T* x = ws.xd.defined() ? ws.xd.data<T>() : at<T>(a.fwd.x);
+  const T* G = ws.G.device_data<T>();
+  const T* Hp = ws.Hp.device_data<T>();
+  const T* Hd = ws.Hd.device_data<T>();
+  const T* Cp = lstm ? ws.Cp.device_data<T>() : nullptr;
+  const T* X1 = ws.X1.device_data<T>();
+  const T* x = ws.xd.defined() ? ws.xd.device_data<T>() : at<T>(a.fwd.x);
   const T* W = at<T>(a.fwd.kernel);
   const T* U = at<T>(a.fwd.recurrent_kernel);
   const T* mask = at<T>(a.fwd.mask);
@@ -206,32 +206,33 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
 
   // dA: input-side pre-activation gradients; dAr: recurrent side (differs
   // only for GRU reset_after, whose h gate is scaled by r on that side).
-  Tensor dA_buf = Tensor::empty({B, T_, GH}, dt);
-  Tensor dAr_buf = is_gru_after(d) ? Tensor::empty({B, T_, GH}, dt) : dA_buf;
-  T* dA = dA_buf.data<T>();
-  T* dAr = dAr_buf.data<T>();
-  Tensor dh_buf = Tensor::empty({B, H}, dt), dhrec_buf = Tensor::empty({B, H}, dt);
-  T* dh = dh_buf.data<T>();
-  T* dh_rec = dhrec_buf.data<T>();
+  Tensor dA_buf = Tensor::empty({B, T_, GH}, dt, be.device());
+  Tensor dAr_buf = is_gru_after(d) ? Tensor::empty({B, T_, GH}, dt, be.device()) : dA_buf;
+  T* dA = dA_buf.device_data<T>();
+  T* dAr = dAr_buf.device_data<T>();
+  Tensor dh_buf = Tensor::empty({B, H}, dt, be.device());
+  Tensor dhrec_buf = Tensor::empty({B, H}, dt, be.device());
+  T* dh = dh_buf.device_data<T>();
+  T* dh_rec = dhrec_buf.device_data<T>();
   if (dhT) be.copy(mat_view(dhT, dt, B, H, H), dh_buf.view());
   else be.fill(dh_buf.view(), 0.0);
   Tensor dc_buf, dout_buf, drh_buf;
   if (lstm) {
-    dc_buf = Tensor::empty({B, H}, dt);
+    dc_buf = Tensor::empty({B, H}, dt, be.device());
     if (dcT) be.copy(mat_view(dcT, dt, B, H, H), dc_buf.view());
     else be.fill(dc_buf.view(), 0.0);
   }
   // An output repeated over masked steps sends its gradient back to the
   // step that produced it; zero_output_for_mask cuts that path.
-  if (mask && !d.zero_output_for_mask) dout_buf = Tensor::zeros({B, H}, dt);
-  if (is_gru_before(d)) drh_buf = Tensor::empty({B, H}, dt);
+  if (mask && !d.zero_output_for_mask) dout_buf = Tensor::zeros({B, H}, dt, be.device());
+  if (is_gru_before(d)) drh_buf = Tensor::empty({B, H}, dt, be.device());
   const bool need_dh0 = a.dh0.data != nullptr;
   // U^T (GH,H) once per sequence: the per-step products d h_d = dA U^T then
   // read a row-major operand, which the GEMM packs by plain row copies; as a
   // transposed operand it would be gathered column by column at every step.
-  Tensor ut_buf = Tensor::empty({GH, H}, dt);
+  Tensor ut_buf = Tensor::empty({GH, H}, dt, be.device());
   be.copy(mat_view(U, dt, GH, H, 1, GH), ut_buf.view());
-  const T* Ut = ut_buf.data<T>();
+  const T* Ut = ut_buf.device_data<T>();
   // The step kernels accumulate db (GRU reset_after: row 0 input side, row 1 recurrent side).
   T* db = at<T>(a.dbias);
   if (db) be.fill(a.dbias, 0.0);
@@ -245,7 +246,7 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
     if (lstm) {
       st.c_prev = rows(Cp + t * H, ldS);
       st.act_c = rows(X1 + t * H, ldS);
-      st.dc = rows(dc_buf.data<T>(), H);
+      st.dc = rows(dc_buf.device_data<T>(), H);
     }
     if (is_gru_after(d)) st.hu_h = rows(X1 + t * H, ldS);
     st.mask = mask ? mask + t : nullptr;
@@ -253,7 +254,7 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
     st.zero_output_for_mask = d.zero_output_for_mask;
     if (dy && d.return_sequences) st.dy = rows(dy + s * H, ldS);
     else if (dy && s == T_ - 1) st.dy = rows(dy, H);
-    if (dout_buf.defined()) st.dout = rows(dout_buf.data<T>(), H);
+    if (dout_buf.defined()) st.dout = rows(dout_buf.device_data<T>(), H);
     st.dh = rows(dh, H);
     if (s < T_ - 1) st.dh_rec = rows(dh_rec, H);
     if (mh) st.rec_mask = rows(mh, H);
@@ -265,7 +266,7 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
 
     const bool need_rec = s > 0 || need_dh0;  // d h_d of this step is wanted
     if (is_gru_before(d)) {
-      T* drh = drh_buf.data<T>();
+      T* drh = drh_buf.device_data<T>();
       // drh = dA_h U_h^T, then phase 1 turns it into dA_r and dh_rec = r drh
       gemm<T>(be, false, false, B, H, H, dA + t * GH + 2 * H, ldG, Ut + 2 * H * H, H, drh, H, 0.0);
       st.phase = 1;
@@ -307,12 +308,14 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
 
 // ---- checks ------------------------------------------------------------------------------
 
-void check_matrix(const Tensor& t, const Shape& want, DType dt, const std::string& who,
-                  const char* what) {
+void check_matrix(const Tensor& t, const Shape& want, DType dt, Device dev,
+                  const std::string& who, const char* what) {
   LOOM_CHECK(t.shape() == want, "{}: {} has shape {}, expected {}", who, what,
              shape_str(t.shape()), shape_str(want));
   LOOM_CHECK(t.dtype() == dt, "{}: {} is {} but x is {}", who, what, dtype_name(t.dtype()),
              dtype_name(dt));
+  LOOM_CHECK(t.device() == dev, "{}: {} is on {} but x is on {}", who, what, t.device().str(),
+             dev.str());
 }
 
 RnnDesc complete_desc(const RnnDesc& config, const RnnSequenceArgs& a, const std::string& who) {
@@ -331,27 +334,27 @@ RnnDesc complete_desc(const RnnDesc& config, const RnnSequenceArgs& a, const std
   LOOM_CHECK(d.B > 0 && d.T > 0 && d.F > 0, "{}: x {} must have B, T, F > 0", who,
              shape_str(a.x.shape()));
   const int64_t GH = d.gates() * d.H;
-  check_matrix(a.kernel, {d.F, GH}, d.dtype, who, "kernel");
-  check_matrix(a.recurrent_kernel, {d.H, GH}, d.dtype, who, "recurrent_kernel");
+  check_matrix(a.kernel, {d.F, GH}, d.dtype, a.x.device(), who, "kernel");
+  check_matrix(a.recurrent_kernel, {d.H, GH}, d.dtype, a.x.device(), who, "recurrent_kernel");
   d.use_bias = a.bias.defined();
   if (d.use_bias) {
     const Shape want = is_gru_after(d) ? Shape{2, GH} : Shape{GH};
-    check_matrix(a.bias, want, d.dtype, who, "bias");
+    check_matrix(a.bias, want, d.dtype, a.x.device(), who, "bias");
   }
   d.has_mask = a.mask.defined();
-  if (d.has_mask) check_matrix(a.mask, {d.B, d.T}, d.dtype, who, "mask");
+  if (d.has_mask) check_matrix(a.mask, {d.B, d.T}, d.dtype, a.x.device(), who, "mask");
   d.has_initial_state = !a.initial_state.empty();
   if (d.has_initial_state) {
     LOOM_CHECK(static_cast<int>(a.initial_state.size()) == d.states(),
                "{}: expected {} initial state tensor(s) ({}), got {}", who, d.states(),
                d.states() == 2 ? "h, c" : "h", a.initial_state.size());
-    for (const Tensor& s : a.initial_state) check_matrix(s, {d.B, d.H}, d.dtype, who, "initial state");
+    for (const Tensor& s : a.initial_state) check_matrix(s, {d.B, d.H}, d.dtype, a.x.device(), who, "initial state");
   }
   d.input_dropout = a.input_dropout_mask.defined();
-  if (d.input_dropout) check_matrix(a.input_dropout_mask, {d.B, d.F}, d.dtype, who, "input dropout mask");
+  if (d.input_dropout) check_matrix(a.input_dropout_mask, {d.B, d.F}, d.dtype, a.x.device(), who, "input dropout mask");
   d.recurrent_dropout = a.recurrent_dropout_mask.defined();
   if (d.recurrent_dropout)
-    check_matrix(a.recurrent_dropout_mask, {d.B, d.H}, d.dtype, who, "recurrent dropout mask");
+    check_matrix(a.recurrent_dropout_mask, {d.B, d.H}, d.dtype, a.x.device(), who, "recurrent dropout mask");
   return d;
 }
 
@@ -382,14 +385,14 @@ std::shared_ptr<RnnWorkspace> explicit_rnn_forward(Backend& be, const RnnDesc& d
   auto ws = std::make_shared<ExplicitWorkspace>();
   if (a.input_dropout.data) {
     // x_d = x * mx, the (B,F) mask broadcast over time.
-    ws->xd = Tensor::empty({B, T, d.F}, d.dtype);
+    ws->xd = Tensor::empty({B, T, d.F}, d.dtype, be.device());
     be.binary(BinaryOp::mul, a.x, over_time(a.input_dropout.data, a.x, d.F), ws->xd.view());
   }
-  ws->G = Tensor::empty({B, T, GH}, d.dtype);
-  ws->Hp = Tensor::empty({B, T, H}, d.dtype);
-  ws->Hd = a.recurrent_dropout.data ? Tensor::empty({B, T, H}, d.dtype) : ws->Hp;
-  if (d.cell == RnnCellKind::lstm) ws->Cp = Tensor::empty({B, T, H}, d.dtype);
-  ws->X1 = Tensor::empty({B, T, H}, d.dtype);
+  ws->G = Tensor::empty({B, T, GH}, d.dtype, be.device());
+  ws->Hp = Tensor::empty({B, T, H}, d.dtype, be.device());
+  ws->Hd = a.recurrent_dropout.data ? Tensor::empty({B, T, H}, d.dtype, be.device()) : ws->Hp;
+  if (d.cell == RnnCellKind::lstm) ws->Cp = Tensor::empty({B, T, H}, d.dtype, be.device());
+  ws->X1 = Tensor::empty({B, T, H}, d.dtype, be.device());
   dispatch_floating(d.dtype, "explicit_rnn_forward", [&](auto tag) {
     forward_pass<decltype(tag)>(be, d, a, *ws);
   });
@@ -459,9 +462,10 @@ RnnSequenceResult rnn_sequence(Backend& be, const RnnDesc& config, const RnnSequ
   fa.recurrent_dropout = hold(args.recurrent_dropout_mask);
 
   RnnSequenceResult r;
-  r.output = d.return_sequences ? Tensor::empty({d.B, d.T, d.H}, d.dtype)
-                                : Tensor::empty({d.B, d.H}, d.dtype);
-  for (int k = 0; k < d.states(); ++k) r.states.push_back(Tensor::empty({d.B, d.H}, d.dtype));
+  r.output = d.return_sequences ? Tensor::empty({d.B, d.T, d.H}, d.dtype, be.device())
+                                : Tensor::empty({d.B, d.H}, d.dtype, be.device());
+  for (int k = 0; k < d.states(); ++k)
+    r.states.push_back(Tensor::empty({d.B, d.H}, d.dtype, be.device()));
   fa.y = r.output.view();
   fa.hT = r.states[0].view();
   if (d.states() == 2) fa.cT = r.states[1].view();
@@ -485,7 +489,7 @@ RnnSequenceResult rnn_sequence(Backend& be, const RnnDesc& config, const RnnSequ
                                           is_gru_after(d) ? Shape{2, GH} : Shape{GH}};
            std::vector<Tensor> grads(n_inputs), slot(N_SLOTS);
            for (int k = 0; k < N_SLOTS; ++k)
-             if (wants[k]) grads[index[k]] = slot[k] = Tensor::empty(shapes[k], d.dtype);
+             if (wants[k]) grads[index[k]] = slot[k] = Tensor::empty(shapes[k], d.dtype, backend->device());
            auto view_of = [](const Tensor& t) { return t.defined() ? t.view() : StridedView{}; };
            std::vector<Tensor> cot;
            for (const Tensor& t : douts) cot.push_back(contiguous_value(t));

@@ -27,9 +27,9 @@ RnnActivation parse_rnn_activation(const std::string& name, const std::string& w
 
 Cell::Cell(std::string type_name, std::string name) : Layer(std::move(type_name), std::move(name)) {}
 
-std::vector<Tensor> Cell::zero_states(int64_t batch) const {
+std::vector<Tensor> Cell::zero_states(int64_t batch, Device device) const {
   std::vector<Tensor> out;
-  for (int64_t n : state_size()) out.push_back(Tensor::zeros({batch, n}, dtype()));
+  for (int64_t n : state_size()) out.push_back(Tensor::zeros({batch, n}, dtype(), device));
   return out;
 }
 
@@ -52,7 +52,7 @@ std::vector<Tensor> Cell::call(const std::vector<Tensor>& inputs, const std::vec
   LOOM_CHECK(x.ndim() == 2, "{}: a cell steps one timestep: expected x (B,F), got {}", describe(),
              shape_str(x.shape()));
   std::vector<Tensor> states(inputs.begin() + 1, inputs.end());
-  if (states.empty()) states = zero_states(x.dim(0));
+  if (states.empty()) states = zero_states(x.dim(0), x.device());
   LOOM_CHECK(states.size() == sizes.size(), "{}: expected {} states, got {}", describe(),
              sizes.size(), states.size());
   CellOutput o = call(x, states, ctx.training);

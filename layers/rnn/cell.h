@@ -75,7 +75,7 @@ class Cell : public Layer {
   // cell can draw per-sequence randomness (the variational dropout masks).
   virtual void begin_sequence(int64_t batch, bool training) {}
   // Zero states for a batch, in the cell's dtype.
-  virtual std::vector<Tensor> zero_states(int64_t batch) const;
+  virtual std::vector<Tensor> zero_states(int64_t batch, Device device = Device::cpu()) const;
   // Weight penalties (regularizers) on the current weights, as scalars on
   // the tape. The RNN layer adds them to its losses() on every call.
   virtual std::vector<Tensor> weight_penalties() const { return {}; }

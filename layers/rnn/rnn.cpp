@@ -130,9 +130,9 @@ std::vector<Tensor> RNN::call(const std::vector<Tensor>& inputs, const std::vect
 std::vector<Tensor> RNN::run_generic(const Tensor& x, const Tensor& mask,
                                      const std::vector<Tensor>& initial, bool training) {
   const int64_t B = x.dim(0), T = x.dim(1);
-  std::vector<Tensor> states = initial.empty() ? cell_->zero_states(B) : initial;
-  Tensor prev = Tensor::zeros({B, cell_->output_size()}, dtype());
-  const Tensor zero = Tensor::zeros({}, dtype());
+  std::vector<Tensor> states = initial.empty() ? cell_->zero_states(B, x.device()) : initial;
+  Tensor prev = Tensor::zeros({B, cell_->output_size()}, dtype(), x.device());
+  const Tensor zero = Tensor::zeros({}, dtype(), x.device());
   std::vector<Tensor> outs;
   if (options_.return_sequences) outs.reserve(static_cast<size_t>(T));
   for (int64_t s = 0; s < T; ++s) {

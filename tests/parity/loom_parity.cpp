@@ -4,6 +4,9 @@
 //
 //   loom_parity [--backend NAME] [--dtype f32|f64] [--quiet] FILE_OR_DIR...
 //
+// NAME is a CPU backend (reference, onednn) or cuda (the layer, inputs and
+// cotangents move to cuda:0; results are compared on the host).
+//
 // Directories are searched recursively for *.json, each directory's files
 // in sorted order. For every case: build the layer (optionally wrapped in
 // Bidirectional), load its weights, run forward on inputs/mask/initial_state,
@@ -33,6 +36,9 @@ namespace {
 
 constexpr double kForwardTol = 1e-5;   // PARITY_FORMAT.md
 constexpr double kGradientTol = 1e-4;  // PARITY_FORMAT.md
+
+// Where the layer runs: the CPU (backends reference, onednn) or cuda:0 (--backend cuda).
+Device g_device = Device::cpu();
 
 struct Options {
   std::string backend = "reference";
@@ -256,6 +262,7 @@ CaseResult run_case(const std::string& path, DType dtype) {
   if (x.ndim() != 3)
     c.bad("inputs",
           fmt::format("expected (batch, timesteps, features), got {}", shape_str(x.shape())));
+  x = x.to(g_device);  // the leaf lives where the layer runs
   x.set_requires_grad(true);
   const int64_t B = x.dim(0), T = x.dim(1);
   Tensor mask;
@@ -264,11 +271,15 @@ CaseResult run_case(const std::string& path, DType dtype) {
     if (mask.shape() != Shape({B, T}))
       c.bad("mask", fmt::format("shape {} does not match inputs (B,T) = {}",
                                 shape_str(mask.shape()), shape_str({B, T})));
+    mask = mask.to(g_device);
   }
   std::vector<Tensor> initial;
   if (!need("initial_state").is_null()) {
     initial = tensor_list(c, need("initial_state"), "initial_state", dtype);
-    for (Tensor& s : initial) s.set_requires_grad(true);
+    for (Tensor& s : initial) {
+      s = s.to(g_device);
+      s.set_requires_grad(true);
+    }
   }
 
   layer.ensure_built({x.shape()}, {dtype});
@@ -289,6 +300,7 @@ CaseResult run_case(const std::string& path, DType dtype) {
   for (const NamedWeight& w : weights)
     load_weight(c, w.group.empty() ? wj : wj.at(w.group), w.key, w.param, w.field, dtype);
   std::erase_if(weights, [](const NamedWeight& w) { return !w.param; });  // no bias: no gradient
+  layer.to(g_device);  // loaded on the host, then moved (--backend cuda)
 
   // ---- forward ---------------------------------------------------------------------------
   RnnCallArgs args;
@@ -305,7 +317,8 @@ CaseResult run_case(const std::string& path, DType dtype) {
     compare(c, out[k], ref_out[k], fmt::format("output {}", k), r.fwd);
 
   // ---- gradients of sum_k <outputs[k], cotangents[k]> --------------------------------------
-  const std::vector<Tensor> cot = tensor_list(c, need("cotangents"), "cotangents", dtype);
+  std::vector<Tensor> cot = tensor_list(c, need("cotangents"), "cotangents", dtype);
+  for (Tensor& t : cot) t = t.to(g_device);
   if (cot.size() != out.size())
     c.bad("cotangents", fmt::format("{} cotangents for {} outputs", cot.size(), out.size()));
   for (size_t k = 0; k < cot.size(); ++k)
@@ -416,7 +429,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   try {
     opt = parse_args(argc, argv);
-    set_cpu_backend(opt.backend);
+    if (opt.backend == "cuda") {
+      LOOM_CHECK(cuda_built(), "loom_parity: --backend cuda, but this build has no CUDA backend "
+                               "(configure with -DLOOM_WITH_CUDA=ON)");
+      if (cuda_device_count() == 0) {
+        std::printf("loom_parity: --backend cuda, but no CUDA device is visible: skipped\n");
+        return 77;  // ctest's SKIP_RETURN_CODE
+      }
+      g_device = Device::cuda(0);
+    } else {
+      set_cpu_backend(opt.backend);
+    }
     files = collect(opt.paths);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -1,0 +1,26 @@
+// Backend's default memory functions: host memory, for the CPU backends.
+#include "backends/backend.h"
+
+#include <cstring>
+
+#include "backends/cpu_allocator.h"
+
+namespace loom {
+
+void* Backend::allocate(size_t nbytes) {
+  void* p = cpu_allocate(nbytes);
+  if (!p) fail("backend {}: out of memory allocating {} bytes on the CPU", name(), nbytes);
+  return p;
+}
+
+void Backend::deallocate(void* p, size_t nbytes) noexcept { cpu_deallocate(p, nbytes); }
+
+void Backend::copy_from_host(const void* src, void* dst, size_t nbytes) {
+  if (nbytes) std::memcpy(dst, src, nbytes);
+}
+
+void Backend::copy_to_host(const void* src, void* dst, size_t nbytes) {
+  if (nbytes) std::memcpy(dst, src, nbytes);
+}
+
+}  // namespace loom

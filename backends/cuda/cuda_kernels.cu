@@ -1,0 +1,1532 @@
+// Loom's own CUDA kernels: element-wise, reduction, softmax, embedding,
+// dropout-mask and fused RNN-step work, with the semantics of the reference
+// backend (backends/reference/reference_backend.cpp and rnn_*_gates.cpp).
+//
+// Layout of this file:
+//   1. build glue, launch helpers and error checks
+//   2. device math (overloads mirroring <cmath>, std::min/max semantics)
+//   3. the strided element-wise machinery (Loop<N>, elementwise_kernel)
+//   4. fill / copy / unary / unary_grad / binary / axpby / where
+//   5. reduce
+//   6. softmax and softmax_grad
+//   7. gather_rows / scatter_add_rows
+//   8. bernoulli_mask
+//   9. fused RNN steps (SimpleRNN, LSTM, GRU), forward and backward
+//
+// Every launcher enqueues on `stream`, never synchronizes, returns without a
+// launch when there is nothing to do, and turns a launch error into
+// loom::Error naming the kernel. Sums and reductions are deterministic (no
+// floating-point atomics); scatter_add_rows is the one kernel that uses
+// atomicAdd, because repeated ids must accumulate.
+
+#include "backends/cuda/cuda_kernels.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "backends/philox.h"
+
+namespace loom::cuda {
+namespace {
+
+// ==== 1. launch helpers and error checks =================================================
+
+constexpr int kThreads = 256;          // threads per block for every kernel here
+constexpr int64_t kMaxBlocks = 4096;   // grid-stride loops cap their grids at this
+
+// Blocks for a grid-stride loop over n work items of `per_block` items each.
+unsigned grid_for(int64_t n, int64_t per_block = kThreads) {
+  const int64_t blocks = (n + per_block - 1) / per_block;
+  return static_cast<unsigned>(std::clamp<int64_t>(blocks, 1, kMaxBlocks));
+}
+
+void check_launch(const char* name) {
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) fail("CUDA kernel {} failed: {}", name, cudaGetErrorString(err));
+}
+
+void check_same_dtype(const char* kernel, const StridedView& a, const StridedView& b) {
+  LOOM_CHECK(a.dtype == b.dtype, "cuda backend {}: dtype mismatch {} vs {}", kernel,
+             dtype_name(a.dtype), dtype_name(b.dtype));
+}
+
+// Calls fn with the op as a compile-time constant (one kernel per op).
+template <typename Fn>
+void with_unary_op(UnaryOp op, Fn&& fn) {
+  using U = UnaryOp;
+  switch (op) {
+#define LOOM_CASE(o) \
+  case U::o: return fn(std::integral_constant<U, U::o>{});
+    LOOM_CASE(copy) LOOM_CASE(neg) LOOM_CASE(exp) LOOM_CASE(log) LOOM_CASE(tanh)
+    LOOM_CASE(sigmoid) LOOM_CASE(hard_sigmoid) LOOM_CASE(relu) LOOM_CASE(softplus)
+    LOOM_CASE(sqrt) LOOM_CASE(square) LOOM_CASE(abs) LOOM_CASE(sign)
+#undef LOOM_CASE
+  }
+  fail("cuda backend: unknown unary op {}", static_cast<int>(op));
+}
+
+template <typename Fn>
+void with_binary_op(BinaryOp op, Fn&& fn) {
+  using B = BinaryOp;
+  switch (op) {
+#define LOOM_CASE(o) \
+  case B::o: return fn(std::integral_constant<B, B::o>{});
+    LOOM_CASE(add) LOOM_CASE(sub) LOOM_CASE(mul) LOOM_CASE(div) LOOM_CASE(maximum)
+    LOOM_CASE(minimum) LOOM_CASE(eq) LOOM_CASE(ne) LOOM_CASE(lt) LOOM_CASE(le) LOOM_CASE(gt)
+    LOOM_CASE(ge)
+#undef LOOM_CASE
+  }
+  fail("cuda backend: unknown binary op {}", static_cast<int>(op));
+}
+
+template <typename Fn>
+void with_reduce_op(ReduceOp op, Fn&& fn) {
+  using R = ReduceOp;
+  switch (op) {
+    case R::sum: return fn(std::integral_constant<R, R::sum>{});
+    case R::max: return fn(std::integral_constant<R, R::max>{});
+    case R::min: return fn(std::integral_constant<R, R::min>{});
+  }
+  fail("cuda backend: unknown reduce op {}", static_cast<int>(op));
+}
+
+// ==== 2. device math ======================================================================
+//
+// Overloads with <cmath>'s types: float -> float, double -> double, and an
+// integer argument computes in double (std::exp(int) is a double), so the
+// generic op code below reads like the reference's and converts the same way.
+// CUDA's accurate math library (no fast intrinsics) backs all of them.
+
+#define LOOM_MATH_FN(name, ffn, dfn)                                               \
+  __device__ __forceinline__ float name(float x) { return ::ffn(x); }               \
+  __device__ __forceinline__ double name(double x) { return ::dfn(x); }             \
+  template <typename I, std::enable_if_t<std::is_integral_v<I>, int> = 0>           \
+  __device__ __forceinline__ double name(I x) { return ::dfn(static_cast<double>(x)); }
+LOOM_MATH_FN(m_exp, expf, exp)
+LOOM_MATH_FN(m_log, logf, log)
+LOOM_MATH_FN(m_log1p, log1pf, log1p)
+LOOM_MATH_FN(m_tanh, tanhf, tanh)
+LOOM_MATH_FN(m_sqrt, sqrtf, sqrt)
+#undef LOOM_MATH_FN
+
+__device__ __forceinline__ float m_abs(float x) { return ::fabsf(x); }
+__device__ __forceinline__ double m_abs(double x) { return ::fabs(x); }
+template <typename I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+__device__ __forceinline__ I m_abs(I x) {
+  return x < I(0) ? static_cast<I>(-x) : x;
+}
+
+// std::max / std::min exactly (NaN handling included): max(a, b) = a < b ? b : a,
+// min(a, b) = b < a ? b : a.
+template <typename T>
+__device__ __forceinline__ T std_max(T a, T b) {
+  return a < b ? b : a;
+}
+template <typename T>
+__device__ __forceinline__ T std_min(T a, T b) {
+  return b < a ? b : a;
+}
+
+// a * x + b rounded twice, never contracted to an FMA, so hard_sigmoid's
+// clip points fall where the reference's do.
+template <typename T>
+__device__ __forceinline__ T mul_add_rn(T a, T x, T b) {
+  if constexpr (std::is_same_v<T, float>) return __fadd_rn(__fmul_rn(a, x), b);
+  else if constexpr (std::is_same_v<T, double>) return __dadd_rn(__dmul_rn(a, x), b);
+  else return static_cast<T>(a * x + b);
+}
+
+// 1 / (1 + e^-x), split by sign so exp never overflows.
+template <typename T>
+__device__ __forceinline__ T sigmoid_value(T x) {
+  if (x >= T(0)) return T(1) / (T(1) + m_exp(-x));
+  const T e = m_exp(x);
+  return e / (T(1) + e);
+}
+
+template <typename V>
+__device__ __forceinline__ V shfl_xor(V v, int lane_mask) {
+  if constexpr (std::is_same_v<V, int64_t>)
+    return static_cast<int64_t>(
+        __shfl_xor_sync(0xffffffffu, static_cast<long long>(v), lane_mask));
+  else
+    return __shfl_xor_sync(0xffffffffu, v, lane_mask);
+}
+
+// Reduces v over a group of Lanes consecutive threads (32: one warp; 256: the
+// whole block, which every thread of the block must call) and returns the
+// result to every thread of the group. Every thread combines in the same
+// order, so all get the same bits and the result does not vary between runs.
+template <int Lanes, typename V, typename Op>
+__device__ __forceinline__ V group_allreduce(V v, Op op) {
+  static_assert(Lanes == 32 || Lanes == kThreads, "a group is a warp or the block");
+#pragma unroll
+  for (int m = 16; m > 0; m >>= 1) v = op(v, shfl_xor(v, m));
+  if constexpr (Lanes == 32) {
+    return v;
+  } else {
+    __shared__ V warp_vals[kThreads / 32];
+    __syncthreads();  // earlier readers of warp_vals are done
+    if ((threadIdx.x & 31) == 0) warp_vals[threadIdx.x >> 5] = v;
+    __syncthreads();
+    V r = warp_vals[0];
+#pragma unroll
+    for (int w = 1; w < kThreads / 32; ++w) r = op(r, warp_vals[w]);
+    return r;
+  }
+}
+
+struct PlusOp {
+  template <typename V>
+  __device__ V operator()(V a, V b) const { return a + b; }
+};
+struct StdMaxOp {
+  template <typename V>
+  __device__ V operator()(V a, V b) const { return std_max(a, b); }
+};
+
+// ==== 3. strided element-wise machinery ====================================================
+//
+// The N views of a call (inputs first, the output last) share the output's
+// shape. On the host, size-1 dims are dropped and neighbouring dims merged
+// where every view's strides nest (as the reference's coalesce does), so
+// contiguous and broadcast-contiguous views become one flat dimension. The
+// kernel maps each linear index to one element offset per view:
+//   kContig: one dim, every stride 1     -> offset = i
+//   kFlat:   one dim, any strides        -> offset = i * stride
+//   kNd:     up to kMaxDims dims         -> multi-index by div/mod, 32-bit
+//                                           indices when the count fits.
+
+template <int N>
+struct Loop {
+  int ndim = 0;
+  int64_t numel = 0;
+  int64_t shape[kMaxDims] = {};
+  int64_t strides[N][kMaxDims] = {};
+};
+
+enum LoopMode : int { kContig, kFlat, kNd };
+
+template <int N>
+Loop<N> make_loop(const std::array<const StridedView*, N>& views) {
+  const StridedView& out = *views[N - 1];
+  Loop<N> lp;
+  lp.numel = out.numel();
+  for (int d = 0; d < out.ndim; ++d) {
+    if (out.shape[d] == 1) continue;
+    bool merge = lp.ndim > 0;
+    for (int k = 0; k < N && merge; ++k)
+      merge = lp.strides[k][lp.ndim - 1] == views[k]->strides[d] * out.shape[d];
+    if (merge) {
+      lp.shape[lp.ndim - 1] *= out.shape[d];
+      for (int k = 0; k < N; ++k) lp.strides[k][lp.ndim - 1] = views[k]->strides[d];
+    } else {
+      lp.shape[lp.ndim] = out.shape[d];
+      for (int k = 0; k < N; ++k) lp.strides[k][lp.ndim] = views[k]->strides[d];
+      ++lp.ndim;
+    }
+  }
+  if (lp.ndim == 0) {  // a scalar: one element
+    lp.ndim = 1;
+    lp.shape[0] = 1;
+    for (int k = 0; k < N; ++k) lp.strides[k][0] = 0;
+  }
+  return lp;
+}
+
+// f(off) handles the element at offsets off[0..N) of the N views.
+template <int Mode, typename Idx, int N, typename F>
+__global__ void __launch_bounds__(kThreads) elementwise_kernel(Loop<N> lp, F f) {
+  const Idx n = static_cast<Idx>(lp.numel);
+  const Idx step = static_cast<Idx>(gridDim.x) * static_cast<Idx>(blockDim.x);
+  for (Idx i = static_cast<Idx>(blockIdx.x) * static_cast<Idx>(blockDim.x) + threadIdx.x; i < n;
+       i += step) {
+    int64_t off[N];
+    if constexpr (Mode == kContig) {
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[k] = static_cast<int64_t>(i);
+    } else if constexpr (Mode == kFlat) {
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[k] = static_cast<int64_t>(i) * lp.strides[k][0];
+    } else {
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[k] = 0;
+      Idx rem = i;
+      // Unrolled over every possible dim with a guard, so the shape and
+      // stride arrays are only indexed by constants.
+#pragma unroll
+      for (int d = kMaxDims - 1; d >= 0; --d) {
+        if (d < lp.ndim) {
+          const Idx extent = static_cast<Idx>(lp.shape[d]);
+          const Idx idx = rem % extent;
+          rem /= extent;
+#pragma unroll
+          for (int k = 0; k < N; ++k) off[k] += static_cast<int64_t>(idx) * lp.strides[k][d];
+        }
+      }
+    }
+    f(off);
+  }
+}
+
+template <int N, typename F>
+void launch_elementwise(const char* name, cudaStream_t stream,
+                        const std::array<const StridedView*, N>& views, const F& f) {
+  const Loop<N> lp = make_loop<N>(views);
+  if (lp.numel == 0) return;
+  const unsigned blocks = grid_for(lp.numel);
+  bool contig = lp.ndim == 1;
+  for (int k = 0; k < N && contig; ++k) contig = lp.strides[k][0] == 1;
+  if (contig)
+    elementwise_kernel<kContig, int64_t, N, F><<<blocks, kThreads, 0, stream>>>(lp, f);
+  else if (lp.ndim == 1)
+    elementwise_kernel<kFlat, int64_t, N, F><<<blocks, kThreads, 0, stream>>>(lp, f);
+  else if (lp.numel <= std::numeric_limits<int32_t>::max())
+    elementwise_kernel<kNd, uint32_t, N, F><<<blocks, kThreads, 0, stream>>>(lp, f);
+  else
+    elementwise_kernel<kNd, int64_t, N, F><<<blocks, kThreads, 0, stream>>>(lp, f);
+  check_launch(name);
+}
+
+// ==== 4. element-wise ops ==================================================================
+
+// y = op(x), written as the reference writes it so integer dtypes convert
+// the same way (e.g. exp of an i32 is computed in double and truncated).
+template <UnaryOp Op, typename T>
+__device__ __forceinline__ T unary_value(T x) {
+  using U = UnaryOp;
+  if constexpr (Op == U::copy) {
+    return x;
+  } else if constexpr (Op == U::neg) {
+    return static_cast<T>(-x);
+  } else if constexpr (Op == U::exp) {
+    return static_cast<T>(m_exp(x));
+  } else if constexpr (Op == U::log) {
+    return static_cast<T>(m_log(x));
+  } else if constexpr (Op == U::tanh) {
+    return static_cast<T>(m_tanh(x));
+  } else if constexpr (Op == U::sigmoid) {
+    if (x >= T(0)) return static_cast<T>(T(1) / (T(1) + m_exp(-x)));
+    const T e = static_cast<T>(m_exp(x));
+    return static_cast<T>(e / (T(1) + e));
+  } else if constexpr (Op == U::hard_sigmoid) {  // Keras 2: clip(0.2 x + 0.5, 0, 1)
+    return std_min(T(1), std_max(T(0), mul_add_rn(T(0.2), x, T(0.5))));
+  } else if constexpr (Op == U::relu) {
+    return x < T(0) ? T(0) : x;  // NaN stays NaN
+  } else if constexpr (Op == U::softplus) {  // log(1 + e^x) without overflow
+    return static_cast<T>(std_max(x, T(0)) + m_log1p(m_exp(-m_abs(x))));
+  } else if constexpr (Op == U::sqrt) {
+    return static_cast<T>(m_sqrt(x));
+  } else if constexpr (Op == U::square) {
+    return static_cast<T>(x * x);
+  } else if constexpr (Op == U::abs) {
+    return static_cast<T>(m_abs(x));
+  } else {  // sign
+    return static_cast<T>((x > T(0)) - (x < T(0)));
+  }
+}
+
+// d op / d x in terms of s = y for grad_uses_output ops, x otherwise (f32/f64).
+template <UnaryOp Op, typename T>
+__device__ __forceinline__ T unary_derivative(T s) {
+  using U = UnaryOp;
+  if constexpr (Op == U::copy) return T(1);
+  else if constexpr (Op == U::neg) return T(-1);
+  else if constexpr (Op == U::exp) return s;                    // y
+  else if constexpr (Op == U::log) return T(1) / s;             // 1/x
+  else if constexpr (Op == U::tanh) return T(1) - s * s;        // 1 - y^2
+  else if constexpr (Op == U::sigmoid) return s * (T(1) - s);   // y (1 - y)
+  else if constexpr (Op == U::hard_sigmoid) {                   // 0.2 inside (-2.5, 2.5)
+    const T z = mul_add_rn(T(0.2), s, T(0.5));
+    return (z > T(0) && z < T(1)) ? T(0.2) : T(0);
+  }
+  else if constexpr (Op == U::relu) return s > T(0) ? T(1) : T(0);
+  else if constexpr (Op == U::softplus) return unary_value<U::sigmoid>(s);  // sigmoid(x)
+  else if constexpr (Op == U::sqrt) return T(0.5) / s;          // 1 / (2 y)
+  else if constexpr (Op == U::square) return T(2) * s;          // 2 x
+  else if constexpr (Op == U::abs) return T((s > T(0)) - (s < T(0)));
+  else return T(0);                                             // sign
+}
+
+template <BinaryOp Op, typename T>
+__device__ __forceinline__ T binary_value(T a, T b) {
+  using B = BinaryOp;
+  if constexpr (Op == B::add) return static_cast<T>(a + b);
+  else if constexpr (Op == B::sub) return static_cast<T>(a - b);
+  else if constexpr (Op == B::mul) return static_cast<T>(a * b);
+  else if constexpr (Op == B::div) return static_cast<T>(a / b);
+  else if constexpr (Op == B::maximum) return a > b ? a : b;
+  else if constexpr (Op == B::minimum) return a < b ? a : b;
+  else if constexpr (Op == B::eq) return T(a == b);
+  else if constexpr (Op == B::ne) return T(a != b);
+  else if constexpr (Op == B::lt) return T(a < b);
+  else if constexpr (Op == B::le) return T(a <= b);
+  else if constexpr (Op == B::gt) return T(a > b);
+  else return T(a >= b);  // ge
+}
+
+// The per-element functors; views in the order given to launch_elementwise.
+template <typename T>
+struct FillFn {
+  T* d;
+  T v;
+  __device__ void operator()(const int64_t (&off)[1]) const { d[off[0]] = v; }
+};
+
+template <typename S, typename D>
+struct CopyFn {
+  const S* s;
+  D* d;
+  __device__ void operator()(const int64_t (&off)[2]) const {
+    d[off[1]] = static_cast<D>(s[off[0]]);
+  }
+};
+
+template <UnaryOp Op, typename T>
+struct UnaryFn {
+  const T* s;
+  T* d;
+  __device__ void operator()(const int64_t (&off)[2]) const {
+    d[off[1]] = unary_value<Op>(s[off[0]]);
+  }
+};
+
+template <UnaryOp Op, typename T>
+struct UnaryGradFn {
+  const T* saved;
+  const T* dy;
+  T* dx;
+  __device__ void operator()(const int64_t (&off)[3]) const {
+    dx[off[2]] = dy[off[1]] * unary_derivative<Op>(saved[off[0]]);
+  }
+};
+
+template <BinaryOp Op, typename T>
+struct BinaryFn {
+  const T* a;
+  const T* b;
+  T* d;
+  __device__ void operator()(const int64_t (&off)[3]) const {
+    d[off[2]] = binary_value<Op>(a[off[0]], b[off[1]]);
+  }
+};
+
+template <typename T>
+struct AxpbyFn {
+  const T* x;
+  T* d;
+  T alpha, beta;
+  bool beta_zero;  // dst's contents are ignored (even NaN)
+  __device__ void operator()(const int64_t (&off)[2]) const {
+    d[off[1]] = beta_zero ? static_cast<T>(alpha * x[off[0]])
+                          : static_cast<T>(alpha * x[off[0]] + beta * d[off[1]]);
+  }
+};
+
+template <typename C, typename T>
+struct WhereFn {
+  const C* c;
+  const T* a;
+  const T* b;
+  T* d;
+  __device__ void operator()(const int64_t (&off)[4]) const {
+    d[off[3]] = c[off[0]] != C(0) ? a[off[1]] : b[off[2]];
+  }
+};
+
+}  // namespace
+
+void fill(cudaStream_t stream, const StridedView& dst, double value) {
+  dispatch_dtype(dst.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    launch_elementwise<1>("fill", stream, {&dst}, FillFn<T>{dst.ptr<T>(), static_cast<T>(value)});
+  });
+}
+
+void copy(cudaStream_t stream, const StridedView& src, const StridedView& dst) {
+  dispatch_dtype(src.dtype, [&](auto stag) {
+    using S = decltype(stag);
+    dispatch_dtype(dst.dtype, [&](auto dtag) {
+      using D = decltype(dtag);
+      launch_elementwise<2>("copy", stream, {&src, &dst}, CopyFn<S, D>{src.ptr<S>(), dst.ptr<D>()});
+    });
+  });
+}
+
+void unary(cudaStream_t stream, UnaryOp op, const StridedView& src, const StridedView& dst) {
+  check_same_dtype(unary_op_name(op), src, dst);
+  dispatch_dtype(src.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    with_unary_op(op, [&](auto opc) {
+      launch_elementwise<2>("unary", stream, {&src, &dst},
+                            UnaryFn<decltype(opc)::value, T>{src.ptr<T>(), dst.ptr<T>()});
+    });
+  });
+}
+
+void unary_grad(cudaStream_t stream, UnaryOp op, const StridedView& saved, const StridedView& dy,
+                const StridedView& dx) {
+  check_same_dtype(unary_op_name(op), saved, dy);
+  check_same_dtype(unary_op_name(op), dy, dx);
+  dispatch_floating(dx.dtype, unary_op_name(op), [&](auto tag) {
+    using T = decltype(tag);
+    with_unary_op(op, [&](auto opc) {
+      launch_elementwise<3>(
+          "unary_grad", stream, {&saved, &dy, &dx},
+          UnaryGradFn<decltype(opc)::value, T>{saved.ptr<T>(), dy.ptr<T>(), dx.ptr<T>()});
+    });
+  });
+}
+
+void binary(cudaStream_t stream, BinaryOp op, const StridedView& a, const StridedView& b,
+            const StridedView& dst) {
+  check_same_dtype(binary_op_name(op), a, b);
+  check_same_dtype(binary_op_name(op), a, dst);
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    with_binary_op(op, [&](auto opc) {
+      launch_elementwise<3>("binary", stream, {&a, &b, &dst},
+                            BinaryFn<decltype(opc)::value, T>{a.ptr<T>(), b.ptr<T>(), dst.ptr<T>()});
+    });
+  });
+}
+
+void axpby(cudaStream_t stream, double alpha, const StridedView& src, double beta,
+           const StridedView& dst) {
+  check_same_dtype("axpby", src, dst);
+  dispatch_dtype(dst.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    launch_elementwise<2>("axpby", stream, {&src, &dst},
+                          AxpbyFn<T>{src.ptr<T>(), dst.ptr<T>(), static_cast<T>(alpha),
+                                     static_cast<T>(beta), beta == 0.0});
+  });
+}
+
+void where(cudaStream_t stream, const StridedView& cond, const StridedView& a,
+           const StridedView& b, const StridedView& dst) {
+  check_same_dtype("where", a, b);
+  check_same_dtype("where", a, dst);
+  dispatch_dtype(cond.dtype, [&](auto ctag) {
+    using C = decltype(ctag);
+    dispatch_dtype(a.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      launch_elementwise<4>("where", stream, {&cond, &a, &b, &dst},
+                            WhereFn<C, T>{cond.ptr<C>(), a.ptr<T>(), b.ptr<T>(), dst.ptr<T>()});
+    });
+  });
+}
+
+// ==== 5. reduce ===========================================================================
+//
+// The host merges axes as the reference does, into kept axes (one output
+// each) and reduced axes; n_out outputs each reduce n_red values. Sums
+// accumulate in double (int64 for integers); max/min let NaN win. Three
+// kernels, chosen by shape:
+//   reduce_thread_kernel: one thread per output walks its reduced axes;
+//     for short reductions, and for many outputs along a unit-stride kept
+//     axis (column sums), where neighbouring threads read neighbouring memory.
+//   reduce_group_kernel<32>: a warp per output, lanes stride over the
+//     reduced index space, then a shuffle reduction.
+//   reduce_group_kernel<256>: a block per output, for long reductions; with
+//     few outputs each output's range is also split into `parts` chunks whose
+//     partial results go to a scratch buffer, which reduce_parts_kernel
+//     combines in a fixed order (two levels, still deterministic).
+
+namespace {
+
+struct ReducePlan {
+  int nk = 0, nr = 0;                                        // kept / reduced axes
+  int64_t kn[kMaxDims] = {}, kss[kMaxDims] = {}, kds[kMaxDims] = {};  // extent, src/dst stride
+  int64_t rn[kMaxDims] = {}, rss[kMaxDims] = {};             // extent, src stride
+  int64_t n_out = 1, n_red = 1;
+};
+
+template <typename T>
+using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+template <ReduceOp Op, typename T>
+struct Reducer {
+  using Acc = std::conditional_t<Op == ReduceOp::sum, SumAcc<T>, T>;
+  // Adds the value (or partial result) v to acc. For max/min a NaN in
+  // either wins, as in the reference's max_step/min_step.
+  template <typename V>
+  __device__ __forceinline__ Acc operator()(Acc acc, V v) const {
+    if constexpr (Op == ReduceOp::sum) return acc + static_cast<Acc>(v);
+    else if constexpr (Op == ReduceOp::max) return (v > acc || v != v) ? static_cast<Acc>(v) : acc;
+    else return (v < acc || v != v) ? static_cast<Acc>(v) : acc;
+  }
+};
+
+template <typename T>
+T reduce_start(ReduceOp op) {
+  if constexpr (std::is_floating_point_v<T>)
+    return op == ReduceOp::max ? -std::numeric_limits<T>::infinity()
+                               : std::numeric_limits<T>::infinity();
+  else
+    return op == ReduceOp::max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+}
+
+// Offsets in src and dst of output o's first element.
+__device__ __forceinline__ void reduce_out_offsets(const ReducePlan& p, int64_t o, int64_t& so,
+                                                   int64_t& dof) {
+  so = dof = 0;
+#pragma unroll
+  for (int i = kMaxDims - 1; i >= 0; --i) {
+    if (i < p.nk) {
+      const int64_t idx = o % p.kn[i];
+      o /= p.kn[i];
+      so += idx * p.kss[i];
+      dof += idx * p.kds[i];
+    }
+  }
+}
+
+// Offset in src of reduced element r relative to its output's first element.
+__device__ __forceinline__ int64_t reduce_in_offset(const ReducePlan& p, int64_t r) {
+  if (p.nr == 1) return r * p.rss[0];
+  int64_t off = 0;
+#pragma unroll
+  for (int i = kMaxDims - 1; i >= 0; --i) {
+    if (i < p.nr) {
+      off += (r % p.rn[i]) * p.rss[i];
+      r /= p.rn[i];
+    }
+  }
+  return off;
+}
+
+template <ReduceOp Op, typename T>
+__global__ void __launch_bounds__(kThreads)
+    reduce_thread_kernel(ReducePlan p, const T* src, T* dst, typename Reducer<Op, T>::Acc init) {
+  const Reducer<Op, T> red;
+  for (int64_t o = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; o < p.n_out;
+       o += int64_t{gridDim.x} * blockDim.x) {
+    int64_t so, dof;
+    reduce_out_offsets(p, o, so, dof);
+    auto acc = init;
+    if (p.nr <= 1) {
+      const int64_t rs = p.nr == 1 ? p.rss[0] : 0;
+      for (int64_t r = 0; r < p.n_red; ++r) acc = red(acc, src[so + r * rs]);
+    } else {
+      for (int64_t r = 0; r < p.n_red; ++r) acc = red(acc, src[so + reduce_in_offset(p, r)]);
+    }
+    dst[dof] = static_cast<T>(acc);
+  }
+}
+
+// Work item w = (output o, part q) = (w / parts, w % parts) covers reduced
+// elements [q * chunk, min(n_red, (q + 1) * chunk)). With parts == 1 the
+// result goes to dst, else (as Acc) to partials[w].
+template <ReduceOp Op, typename T, int Lanes>
+__global__ void __launch_bounds__(kThreads)
+    reduce_group_kernel(ReducePlan p, const T* src, T* dst,
+                        typename Reducer<Op, T>::Acc* partials, int64_t parts, int64_t chunk,
+                        typename Reducer<Op, T>::Acc init) {
+  constexpr int kGroups = kThreads / Lanes;
+  const Reducer<Op, T> red;
+  const int lane = threadIdx.x % Lanes;
+  const int64_t items = p.n_out * parts;
+  // The loop bound is the same for every thread of a group, as the
+  // shuffles (and for Lanes == kThreads the barriers) require.
+  for (int64_t w = blockIdx.x * int64_t{kGroups} + threadIdx.x / Lanes; w < items;
+       w += int64_t{gridDim.x} * kGroups) {
+    const int64_t o = w / parts, q = w % parts;
+    int64_t so, dof;
+    reduce_out_offsets(p, o, so, dof);
+    const int64_t lo = q * chunk, hi = p.n_red < lo + chunk ? p.n_red : lo + chunk;
+    auto acc = init;
+    for (int64_t r = lo + lane; r < hi; r += Lanes) acc = red(acc, src[so + reduce_in_offset(p, r)]);
+    acc = group_allreduce<Lanes>(acc, red);
+    if (lane == 0) {
+      if (partials) partials[w] = acc;
+      else dst[dof] = static_cast<T>(acc);
+    }
+  }
+}
+
+// One warp per output combines its `parts` partial results.
+template <ReduceOp Op, typename T>
+__global__ void __launch_bounds__(kThreads)
+    reduce_parts_kernel(ReducePlan p, const typename Reducer<Op, T>::Acc* partials, int64_t parts,
+                        T* dst, typename Reducer<Op, T>::Acc init) {
+  const Reducer<Op, T> red;
+  const int lane = threadIdx.x & 31;
+  for (int64_t o = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; o < p.n_out;
+       o += int64_t{gridDim.x} * blockDim.x / 32) {
+    auto acc = init;
+    for (int64_t q = lane; q < parts; q += 32) acc = red(acc, partials[o * parts + q]);
+    acc = group_allreduce<32>(acc, red);
+    if (lane == 0) {
+      int64_t so, dof;
+      reduce_out_offsets(p, o, so, dof);
+      dst[dof] = static_cast<T>(acc);
+    }
+  }
+}
+
+template <ReduceOp Op, typename T>
+void launch_reduce(cudaStream_t stream, const ReducePlan& p, bool columns, const T* src, T* dst) {
+  using Acc = typename Reducer<Op, T>::Acc;
+  const Acc init = Op == ReduceOp::sum ? Acc(0) : static_cast<Acc>(reduce_start<T>(Op));
+  if (p.n_red <= 16 || (columns && p.n_out >= 8192)) {
+    reduce_thread_kernel<Op, T><<<grid_for(p.n_out), kThreads, 0, stream>>>(p, src, dst, init);
+    check_launch("reduce");
+    return;
+  }
+  if (p.n_red <= 2048) {
+    reduce_group_kernel<Op, T, 32><<<grid_for(p.n_out, kThreads / 32), kThreads, 0, stream>>>(
+        p, src, dst, nullptr, 1, p.n_red, init);
+    check_launch("reduce");
+    return;
+  }
+  // Long reductions: a block per output; with fewer outputs than it takes
+  // to fill the device, split each into parts of at least 16k elements.
+  int64_t parts = 1;
+  if (p.n_out < 1024)
+    parts = std::clamp<int64_t>(std::min((p.n_red + 16383) / 16384, 1024 / p.n_out), 1, 1024);
+  Acc* partials = nullptr;
+  if (parts > 1) {
+    if (cudaMallocAsync(reinterpret_cast<void**>(&partials),
+                        static_cast<size_t>(p.n_out * parts) * sizeof(Acc), stream) != cudaSuccess) {
+      (void)cudaGetLastError();  // no scratch: fall back to one block per output
+      partials = nullptr;
+      parts = 1;
+    }
+  }
+  const int64_t chunk = (p.n_red + parts - 1) / parts;
+  reduce_group_kernel<Op, T, kThreads><<<grid_for(p.n_out * parts, 1), kThreads, 0, stream>>>(
+      p, src, dst, partials, parts, chunk, init);
+  if (!partials) {
+    check_launch("reduce");
+    return;
+  }
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess) {
+    reduce_parts_kernel<Op, T><<<grid_for(p.n_out, kThreads / 32), kThreads, 0, stream>>>(
+        p, partials, parts, dst, init);
+    err = cudaGetLastError();
+  }
+  const cudaError_t free_err = cudaFreeAsync(partials, stream);  // freed even after a failure
+  if (err != cudaSuccess) fail("CUDA kernel {} failed: {}", "reduce", cudaGetErrorString(err));
+  if (free_err != cudaSuccess)
+    fail("CUDA kernel {} failed: {}", "reduce (freeing scratch)", cudaGetErrorString(free_err));
+}
+
+// One axis of a reduction after merging (as in the reference).
+struct ReduceDim {
+  int64_t n, ss, ds;
+  bool red;
+};
+
+}  // namespace
+
+void reduce(cudaStream_t stream, ReduceOp op, const StridedView& src, const StridedView& dst) {
+  check_same_dtype("reduce", src, dst);
+  LOOM_CHECK(src.ndim == dst.ndim, "reduce: ndim mismatch {} vs {}", src.ndim, dst.ndim);
+  // Merge axes: size-1 axes drop out, and neighbouring axes of the same kind
+  // merge when their strides nest.
+  ReduceDim dims[kMaxDims];
+  int nd = 0;
+  for (int d = 0; d < src.ndim; ++d) {
+    const bool red = dst.shape[d] == 1 && src.shape[d] != 1;
+    if (!red)
+      LOOM_CHECK(dst.shape[d] == src.shape[d], "reduce: dst extent {} vs src extent {} at axis {}",
+                 dst.shape[d], src.shape[d], d);
+    if (src.shape[d] == 1) continue;
+    const ReduceDim x{src.shape[d], src.strides[d], red ? 0 : dst.strides[d], red};
+    ReduceDim* last = nd > 0 ? &dims[nd - 1] : nullptr;
+    if (last && last->red == red && last->ss == x.ss * x.n && (red || last->ds == x.ds * x.n)) {
+      last->n *= x.n;
+      last->ss = x.ss;
+      last->ds = x.ds;
+    } else {
+      dims[nd++] = x;
+    }
+  }
+  ReducePlan p;
+  for (int d = 0; d < nd; ++d) {
+    if (dims[d].red) {
+      p.rn[p.nr] = dims[d].n;
+      p.rss[p.nr] = dims[d].ss;
+      ++p.nr;
+    } else {
+      p.kn[p.nk] = dims[d].n;
+      p.kss[p.nk] = dims[d].ss;
+      p.kds[p.nk] = dims[d].ds;
+      ++p.nk;
+    }
+  }
+  for (int i = 0; i < p.nk; ++i) p.n_out *= p.kn[i];
+  for (int i = 0; i < p.nr; ++i) p.n_red *= p.rn[i];
+  if (p.n_out == 0) return;  // (an empty reduced range still writes the start value)
+  // Outputs along a unit-stride innermost kept axis: thread-per-output reads coalesce.
+  const bool columns = nd > 0 && !dims[nd - 1].red && dims[nd - 1].ss == 1;
+  dispatch_dtype(src.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    with_reduce_op(op, [&](auto opc) {
+      launch_reduce<decltype(opc)::value, T>(stream, p, columns, src.ptr<T>(), dst.ptr<T>());
+    });
+  });
+}
+
+// ==== 6. softmax ==========================================================================
+//
+// Rows of C contiguous values; a warp per row for C <= 1024, else a block.
+// As in the reference: max in T (NaN never wins), sum of e^(x - max) in
+// double; softmax y = e^(x - max) / sum, log_softmax y = x - (max + log sum).
+//   softmax grad:     dx = y * (dy - sum(dy * y))
+//   log_softmax grad: dx = dy - exp(y) * sum(dy)
+
+namespace {
+
+template <typename T, int Lanes>
+__global__ void __launch_bounds__(kThreads)
+    softmax_kernel(const T* src, T* dst, int64_t rows, int64_t cols, bool log) {
+  constexpr int kGroups = kThreads / Lanes;
+  const int lane = threadIdx.x % Lanes;
+  for (int64_t r = blockIdx.x * int64_t{kGroups} + threadIdx.x / Lanes; r < rows;
+       r += int64_t{gridDim.x} * kGroups) {
+    const T* x = src + r * cols;
+    T* y = dst + r * cols;
+    T m = T(-INFINITY);
+    for (int64_t j = lane; j < cols; j += Lanes) m = std_max(m, x[j]);
+    m = group_allreduce<Lanes>(m, StdMaxOp{});
+    double sum = 0;
+    for (int64_t j = lane; j < cols; j += Lanes) sum += ::exp(static_cast<double>(x[j] - m));
+    sum = group_allreduce<Lanes>(sum, PlusOp{});
+    if (log) {
+      const T lse = m + static_cast<T>(::log(sum));
+      for (int64_t j = lane; j < cols; j += Lanes) y[j] = x[j] - lse;
+    } else {
+      for (int64_t j = lane; j < cols; j += Lanes)
+        y[j] = static_cast<T>(::exp(static_cast<double>(x[j] - m)) / sum);
+    }
+  }
+}
+
+template <typename T, int Lanes>
+__global__ void __launch_bounds__(kThreads)
+    softmax_grad_kernel(const T* yv, const T* dy, T* dx, int64_t rows, int64_t cols, bool log) {
+  constexpr int kGroups = kThreads / Lanes;
+  const int lane = threadIdx.x % Lanes;
+  for (int64_t r = blockIdx.x * int64_t{kGroups} + threadIdx.x / Lanes; r < rows;
+       r += int64_t{gridDim.x} * kGroups) {
+    const T* y = yv + r * cols;
+    const T* g = dy + r * cols;
+    T* d = dx + r * cols;
+    double acc = 0;
+    if (log) {
+      for (int64_t j = lane; j < cols; j += Lanes) acc += g[j];
+    } else {
+      for (int64_t j = lane; j < cols; j += Lanes) acc += g[j] * y[j];
+    }
+    acc = group_allreduce<Lanes>(acc, PlusOp{});
+    const T a = static_cast<T>(acc);
+    if (log) {
+      for (int64_t j = lane; j < cols; j += Lanes) d[j] = g[j] - m_exp(y[j]) * a;
+    } else {
+      for (int64_t j = lane; j < cols; j += Lanes) d[j] = y[j] * (g[j] - a);
+    }
+  }
+}
+
+// Rows and columns of the (R, C) view.
+void softmax_shape(const StridedView& v, int64_t& rows, int64_t& cols) {
+  cols = v.ndim > 0 ? v.shape[v.ndim - 1] : 1;
+  rows = v.numel() / std::max<int64_t>(cols, 1);
+}
+
+}  // namespace
+
+void softmax(cudaStream_t stream, const StridedView& src, const StridedView& dst, bool log) {
+  LOOM_CHECK(src.is_contiguous() && dst.is_contiguous(), "softmax: expects contiguous views");
+  check_same_dtype("softmax", src, dst);
+  int64_t rows, cols;
+  softmax_shape(src, rows, cols);
+  dispatch_floating(src.dtype, "softmax", [&](auto tag) {
+    using T = decltype(tag);
+    if (rows == 0 || cols == 0) return;
+    if (cols <= 1024)
+      softmax_kernel<T, 32><<<grid_for(rows, kThreads / 32), kThreads, 0, stream>>>(
+          src.ptr<T>(), dst.ptr<T>(), rows, cols, log);
+    else
+      softmax_kernel<T, kThreads><<<grid_for(rows, 1), kThreads, 0, stream>>>(
+          src.ptr<T>(), dst.ptr<T>(), rows, cols, log);
+    check_launch("softmax");
+  });
+}
+
+void softmax_grad(cudaStream_t stream, const StridedView& y, const StridedView& dy,
+                  const StridedView& dx, bool log) {
+  LOOM_CHECK(y.is_contiguous() && dy.is_contiguous() && dx.is_contiguous(),
+             "softmax_grad: expects contiguous views");
+  int64_t rows, cols;
+  softmax_shape(y, rows, cols);
+  dispatch_floating(y.dtype, "softmax_grad", [&](auto tag) {
+    using T = decltype(tag);
+    if (rows == 0 || cols == 0) return;
+    if (cols <= 1024)
+      softmax_grad_kernel<T, 32><<<grid_for(rows, kThreads / 32), kThreads, 0, stream>>>(
+          y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), rows, cols, log);
+    else
+      softmax_grad_kernel<T, kThreads><<<grid_for(rows, 1), kThreads, 0, stream>>>(
+          y.ptr<T>(), dy.ptr<T>(), dx.ptr<T>(), rows, cols, log);
+    check_launch("softmax_grad");
+  });
+}
+
+// ==== 7. embedding rows ===================================================================
+//
+// table/dtable (V, E) with row stride strides[0], ids (N) i32 (else read as
+// i64, like the reference), src/dst (N, E): a warp per row n, lanes over E.
+
+namespace {
+
+template <typename T>
+__device__ __forceinline__ void atomic_add(T* p, T v) {
+  if constexpr (std::is_same_v<T, int64_t>)
+    atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
+  else
+    atomicAdd(p, v);  // float, double (sm_60+), int
+}
+
+template <typename T, typename I, bool Scatter>
+__global__ void __launch_bounds__(kThreads)
+    rows_kernel(T* table, int64_t table_ld, const I* ids, int64_t ids_stride, T* rows,
+                int64_t rows_ld, int64_t n, int64_t e) {
+  const int lane = threadIdx.x & 31;
+  for (int64_t i = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; i < n;
+       i += int64_t{gridDim.x} * blockDim.x / 32) {
+    T* trow = table + static_cast<int64_t>(ids[i * ids_stride]) * table_ld;
+    T* row = rows + i * rows_ld;
+    for (int64_t j = lane; j < e; j += 32) {
+      if constexpr (Scatter) atomic_add(trow + j, row[j]);  // dtable[ids[n]] += src[n]
+      else row[j] = trow[j];                                // dst[n] = table[ids[n]]
+    }
+  }
+}
+
+template <bool Scatter>
+void launch_rows(const char* name, cudaStream_t stream, const StridedView& table,
+                 const StridedView& ids, const StridedView& rows) {
+  const int64_t n = ids.shape[0], e = table.shape[1];
+  dispatch_dtype(table.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (n == 0 || e == 0) return;
+    const unsigned blocks = grid_for(n, kThreads / 32);
+    if (ids.dtype == DType::i32)
+      rows_kernel<T, int32_t, Scatter><<<blocks, kThreads, 0, stream>>>(
+          table.ptr<T>(), table.strides[0], ids.ptr<const int32_t>(), ids.strides[0],
+          rows.ptr<T>(), rows.strides[0], n, e);
+    else
+      rows_kernel<T, int64_t, Scatter><<<blocks, kThreads, 0, stream>>>(
+          table.ptr<T>(), table.strides[0], ids.ptr<const int64_t>(), ids.strides[0],
+          rows.ptr<T>(), rows.strides[0], n, e);
+    check_launch(name);
+  });
+}
+
+}  // namespace
+
+void gather_rows(cudaStream_t stream, const StridedView& table, const StridedView& ids,
+                 const StridedView& dst) {
+  check_same_dtype("gather_rows", table, dst);
+  launch_rows<false>("gather_rows", stream, table, ids, dst);
+}
+
+void scatter_add_rows(cudaStream_t stream, const StridedView& src, const StridedView& ids,
+                      const StridedView& dtable) {
+  check_same_dtype("scatter_add_rows", src, dtable);
+  launch_rows<true>("scatter_add_rows", stream, dtable, ids, src);
+}
+
+// ==== 8. bernoulli_mask ===================================================================
+//
+// dst[i] = uniform(seed, offset + i) < keep_prob ? scale : 0, bit for bit the
+// CPU mask: element e of the stream is word e & 3 of Philox block e >> 2, so
+// each thread computes one block and writes the (up to) four elements it covers.
+
+namespace {
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    bernoulli_kernel(T* dst, int64_t n, double keep_prob, T scale, uint64_t seed,
+                     uint64_t offset) {
+  const uint64_t first = offset >> 2;
+  const uint64_t blocks = ((offset + static_cast<uint64_t>(n) - 1) >> 2) - first + 1;
+  for (uint64_t t = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; t < blocks;
+       t += uint64_t{gridDim.x} * blockDim.x) {
+    const uint64_t ctr = first + t;
+    uint32_t r[4];
+    Philox4x32::block(seed, ctr, r);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const uint64_t i = ctr * 4 + k - offset;  // wraps to a huge value before the range
+      if (i < static_cast<uint64_t>(n)) {
+        const double u = (r[k] >> 8) * (1.0 / 16777216.0);  // as Philox4x32::uniform
+        dst[i] = u < keep_prob ? scale : T(0);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void bernoulli_mask(cudaStream_t stream, const StridedView& dst, double keep_prob, double scale,
+                    uint64_t seed, uint64_t offset) {
+  LOOM_CHECK(dst.is_contiguous(), "bernoulli_mask: expects a contiguous view");
+  dispatch_floating(dst.dtype, "bernoulli_mask", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t n = dst.numel();
+    if (n == 0) return;
+    const int64_t blocks = static_cast<int64_t>(((offset + static_cast<uint64_t>(n) - 1) >> 2) -
+                                                (offset >> 2) + 1);
+    bernoulli_kernel<T><<<grid_for(blocks), kThreads, 0, stream>>>(
+        dst.ptr<T>(), n, keep_prob, static_cast<T>(scale), seed, offset);
+    check_launch("bernoulli_mask");
+  });
+}
+
+// ==== 9. fused RNN steps ==================================================================
+//
+// Dimension letters: B batch rows of a step, H units, G gates (SimpleRNN 1,
+// LSTM 4 in order i f c o, GRU 3 in order z r h); a gates row is (GH) and
+// gate k of unit j sits at column k*H + j. The math of each cell is written
+// out in backends/reference/rnn_{simple,lstm,gru}_gates.cpp; every step here
+// is the same computation, element by element.
+//
+// One thread handles unit j of row b across all G gates, so nothing a
+// thread reads is written by another thread (a state may be updated in
+// place). Blocks are (cols x rows) threads, cols consecutive units by
+// 256/cols row lanes; the grid covers H along x and splits B along y.
+// When the call must add the column sums of dA (and dA_rec) into db (and
+// db_rec), the grid has one block row (grid.y = 1): each block owns its
+// units' columns, each lane sums its rows in registers, and a shared-memory
+// tree over the lanes gives one sum per column, added by one thread, so the
+// result does not depend on timing.
+
+namespace {
+
+// A (B, n) row-major matrix: row b at p + b * ld. Null p = absent.
+template <typename T>
+struct Rows {
+  T* p = nullptr;
+  int64_t ld = 0;
+  __device__ __forceinline__ T* row(int64_t b) const { return p + b * ld; }
+  __device__ __forceinline__ T& at(int64_t b, int64_t j) const { return p[b * ld + j]; }
+  __device__ __forceinline__ explicit operator bool() const { return p != nullptr; }
+};
+
+template <typename T>
+Rows<T> rows_of(const RnnRows& r) {
+  return {static_cast<T*>(r.data), r.ld};
+}
+
+// act(x) for the built-in activations (Keras definitions).
+template <typename T>
+__device__ __forceinline__ T activate(RnnActivation act, T x) {
+  switch (act) {
+    case RnnActivation::tanh: return m_tanh(x);
+    case RnnActivation::sigmoid: return sigmoid_value(x);
+    case RnnActivation::hard_sigmoid:  // clip(0.2 x + 0.5, 0, 1)
+      return std_min(T(1), std_max(T(0), mul_add_rn(T(0.2), x, T(0.5))));
+    case RnnActivation::relu: return x > T(0) ? x : T(0);
+    case RnnActivation::linear: return x;
+  }
+  return x;
+}
+
+// d * act'(.) with act' written in terms of the activation's output y:
+//   tanh' = 1 - y^2, sigmoid' = y (1 - y), hard_sigmoid' = 0.2 where 0 < y < 1,
+//   relu' = [y > 0], linear' = 1.
+template <typename T>
+__device__ __forceinline__ T scale_by_derivative(RnnActivation act, T y, T d) {
+  switch (act) {
+    case RnnActivation::tanh: return d * (T(1) - y * y);
+    case RnnActivation::sigmoid: return d * (y * (T(1) - y));
+    case RnnActivation::hard_sigmoid: return (y > T(0) && y < T(1)) ? T(0.2) * d : T(0);
+    case RnnActivation::relu: return y > T(0) ? d : T(0);
+    case RnnActivation::linear: return d;
+  }
+  return d;
+}
+
+template <typename T>
+__device__ __forceinline__ bool row_active(const T* mask, int64_t stride, int64_t b) {
+  return mask == nullptr || mask[b * stride] != T(0);
+}
+
+// ---- forward -------------------------------------------------------------------------------
+
+template <typename T>
+struct FwdArgs {
+  int64_t B, H;
+  int phase;
+  bool reset_after, zero_output;
+  RnnActivation act, rec_act;
+  const T* mask;
+  int64_t mask_stride;
+  const T* rbias;  // (GH) GRU reset_after's recurrent bias; null = none
+  Rows<T> gates, hu, h_prev, hd_prev, c_prev, rec_mask, out_prev;
+  Rows<T> h_next, c_next, hd_next, out, act_c, hu_h, rh;
+};
+
+// A masked row: states carried over, output = previous output (zeros
+// before the first unmasked step, or with zero_output_for_mask).
+template <typename T>
+__device__ __forceinline__ void forward_masked(const FwdArgs<T>& a, int64_t b, int64_t j) {
+  a.h_next.at(b, j) = a.h_prev.at(b, j);
+  if (a.c_next) a.c_next.at(b, j) = a.c_prev.at(b, j);
+  if (a.hd_next) a.hd_next.at(b, j) = a.hd_prev ? a.hd_prev.at(b, j) : a.h_prev.at(b, j);
+  a.out.at(b, j) = (a.zero_output || !a.out_prev) ? T(0) : a.out_prev.at(b, j);
+}
+
+// An unmasked row's new state h': state, output and (with recurrent
+// dropout) h' * rec_mask for the next step's recurrent product.
+template <typename T>
+__device__ __forceinline__ void forward_emit(const FwdArgs<T>& a, int64_t b, int64_t j, T h) {
+  a.h_next.at(b, j) = h;
+  a.out.at(b, j) = h;
+  if (a.hd_next) a.hd_next.at(b, j) = a.rec_mask ? h * a.rec_mask.at(b, j) : h;
+}
+
+// SimpleRNN:  h' = act(x W + b + h_d U); the gates row keeps h' (saved).
+template <typename T>
+__device__ __forceinline__ void simple_forward(const FwdArgs<T>& a, int64_t b, int64_t j) {
+  if (!row_active(a.mask, a.mask_stride, b)) return forward_masked(a, b, j);
+  T& g = a.gates.at(b, j);
+  const T h = activate(a.act, g + a.hu.at(b, j));
+  g = h;
+  forward_emit(a, b, j, h);
+}
+
+// LSTM:  i = ra(a_i)  f = ra(a_f)  g = act(a_c)  o = ra(a_o)
+//        c' = f * c + i * g        h' = o * act(c')
+// Saved: the activated gates (in place of a) and act(c').
+template <typename T>
+__device__ __forceinline__ void lstm_forward(const FwdArgs<T>& a, int64_t b, int64_t j) {
+  if (!row_active(a.mask, a.mask_stride, b)) return forward_masked(a, b, j);
+  const int64_t H = a.H;
+  T* g = a.gates.row(b);
+  const T* u = a.hu.row(b);
+  const T i = activate(a.rec_act, g[j] + u[j]);
+  const T f = activate(a.rec_act, g[H + j] + u[H + j]);
+  const T gg = activate(a.act, g[2 * H + j] + u[2 * H + j]);
+  const T o = activate(a.rec_act, g[3 * H + j] + u[3 * H + j]);
+  g[j] = i;
+  g[H + j] = f;
+  g[2 * H + j] = gg;
+  g[3 * H + j] = o;
+  const T c = f * a.c_prev.at(b, j) + i * gg;
+  a.c_next.at(b, j) = c;
+  const T ac = activate(a.act, c);
+  a.act_c.at(b, j) = ac;
+  forward_emit(a, b, j, o * ac);
+}
+
+// GRU, reset_after:  z = ra(ax_z + ah_z)  r = ra(ax_r + ah_r)  hh = act(ax_h + r * ah_h)
+//                    with ah = h_d U + br; ah_h saved in hu_h.
+// GRU, reset_before: phase 0 (every row, masked or not: rh feeds a GEMM)
+//                    z = ra(ax_z + h_d U_z)  r = ra(ax_r + h_d U_r)  rh = r * h_d;
+//                    phase 1: hh = act(ax_h + rh U_h).
+// Both:              h' = z * h + (1 - z) * hh.
+template <typename T>
+__device__ __forceinline__ void gru_forward(const FwdArgs<T>& a, int64_t b, int64_t j) {
+  const int64_t H = a.H;
+  T* g = a.gates.row(b);
+  const T* u = a.hu.row(b);
+  if (!a.reset_after && a.phase == 0) {
+    const T z = activate(a.rec_act, g[j] + u[j]);
+    const T r = activate(a.rec_act, g[H + j] + u[H + j]);
+    g[j] = z;
+    g[H + j] = r;
+    a.rh.at(b, j) = r * a.hd_prev.at(b, j);
+    return;
+  }
+  if (!row_active(a.mask, a.mask_stride, b)) return forward_masked(a, b, j);
+  T z, ah_pre;
+  if (a.reset_after) {
+    const T* br = a.rbias;
+    T r, ah;
+    if (br) {
+      z = activate(a.rec_act, g[j] + (u[j] + br[j]));
+      r = activate(a.rec_act, g[H + j] + (u[H + j] + br[H + j]));
+      ah = u[2 * H + j] + br[2 * H + j];
+    } else {
+      z = activate(a.rec_act, g[j] + u[j]);
+      r = activate(a.rec_act, g[H + j] + u[H + j]);
+      ah = u[2 * H + j];
+    }
+    a.hu_h.at(b, j) = ah;
+    g[j] = z;
+    g[H + j] = r;
+    ah_pre = g[2 * H + j] + r * ah;
+  } else {  // phase 1: u = (r * h_d) U_h, (B,H)
+    z = g[j];
+    ah_pre = g[2 * H + j] + u[j];
+  }
+  const T hh = activate(a.act, ah_pre);
+  g[2 * H + j] = hh;
+  const T h = z * a.h_prev.at(b, j) + (T(1) - z) * hh;
+  forward_emit(a, b, j, h);
+}
+
+template <typename T, RnnCellKind Cell>
+__global__ void __launch_bounds__(kThreads) rnn_forward_kernel(FwdArgs<T> a) {
+  const int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (j >= a.H) return;
+  for (int64_t b = blockIdx.y * int64_t{blockDim.y} + threadIdx.y; b < a.B;
+       b += int64_t{gridDim.y} * blockDim.y) {
+    if constexpr (Cell == RnnCellKind::simple_rnn) simple_forward(a, b, j);
+    else if constexpr (Cell == RnnCellKind::lstm) lstm_forward(a, b, j);
+    else gru_forward(a, b, j);
+  }
+}
+
+// ---- backward ------------------------------------------------------------------------------
+
+template <typename T>
+struct BwdArgs {
+  int64_t B, H;
+  int phase;
+  bool reset_after, zero_output;
+  RnnActivation act, rec_act;
+  const T* mask;
+  int64_t mask_stride;
+  Rows<T> gates, h_prev, hd_prev, c_prev, act_c, hu_h;
+  Rows<T> dy, dout, dh, dh_rec, rec_mask, dc, dA, dA_rec, drh;
+  T* db;      // (GH) += column sums of dA; null = not wanted or not this call
+  T* db_rec;  // (GH) += column sums of dA_rec
+};
+
+// The start of every backward step for (b, j). The state gradient first
+// takes in the next step's recurrent part: dh += rec_mask * dh_rec. A masked
+// row then passes dh through unchanged (its states were carried over) and
+// hands dy to the previous output via dout unless outputs were zeroed, and
+// returns false (the caller zeroes dA). An unmasked row gets
+//   dnew = d(state) + d(output) = dh + dy + dout   (and dout is consumed).
+template <typename T>
+__device__ __forceinline__ bool backward_begin(const BwdArgs<T>& a, int64_t b, int64_t j,
+                                               T& dnew) {
+  T& dh = a.dh.at(b, j);
+  if (a.dh_rec) {
+    const T dr = a.dh_rec.at(b, j);
+    dh += a.rec_mask ? a.rec_mask.at(b, j) * dr : dr;
+  }
+  if (!row_active(a.mask, a.mask_stride, b)) {
+    if (a.dout) {
+      if (a.zero_output) a.dout.at(b, j) = T(0);
+      else if (a.dy) a.dout.at(b, j) += a.dy.at(b, j);
+    }
+    return false;
+  }
+  dnew = dh;
+  if (a.dy) dnew += a.dy.at(b, j);
+  if (a.dout) {
+    T& dout = a.dout.at(b, j);
+    dnew += dout;
+    dout = T(0);
+  }
+  return true;
+}
+
+// Each backward_* writes its outputs for (b, j) and returns the final dA
+// (and dA_rec) values of unit j's G gate columns, for the bias sums.
+
+// SimpleRNN:  dA = dnew * act'(h'); h reaches the step before only through
+// h U (the caller's GEMM), so dh = 0.
+template <typename T>
+__device__ __forceinline__ void simple_backward(const BwdArgs<T>& a, int64_t b, int64_t j,
+                                                T (&da)[4], T (&)[3]) {
+  T dnew;
+  if (!backward_begin(a, b, j, dnew)) {
+    da[0] = T(0);
+    a.dA.at(b, j) = T(0);
+    return;
+  }
+  da[0] = scale_by_derivative(a.act, a.gates.at(b, j), dnew);
+  a.dA.at(b, j) = da[0];
+  a.dh.at(b, j) = T(0);
+}
+
+// LSTM:  do  = dnew * act(c')
+//        dc' = dc + dnew * o * act'(c')        (dc: from the next step's f * c)
+//        di = dc' g   df = dc' c   dg = dc' i   dc_prev = dc' f
+//        dA = [di ra'(i), df ra'(f), dg act'(g), do ra'(o)];  dh = 0.
+// A masked row passes dc through unchanged.
+template <typename T>
+__device__ __forceinline__ void lstm_backward(const BwdArgs<T>& a, int64_t b, int64_t j,
+                                              T (&da)[4], T (&)[3]) {
+  const int64_t H = a.H;
+  T* dA = a.dA.row(b);
+  T dnew;
+  if (!backward_begin(a, b, j, dnew)) {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      da[k] = T(0);
+      dA[k * H + j] = T(0);
+    }
+    return;
+  }
+  const T* g = a.gates.row(b);
+  const T i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+  const T ac = a.act_c.at(b, j);
+  const T dac = scale_by_derivative(a.act, ac, dnew * o);
+  const T d_o = dnew * ac;
+  T& dc = a.dc.at(b, j);
+  const T dct = dc + dac;
+  const T di = dct * gg, df = dct * a.c_prev.at(b, j), dg = dct * i;
+  dc = dct * f;
+  da[0] = scale_by_derivative(a.rec_act, i, di);
+  da[1] = scale_by_derivative(a.rec_act, f, df);
+  da[2] = scale_by_derivative(a.act, gg, dg);
+  da[3] = scale_by_derivative(a.rec_act, o, d_o);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) dA[k * H + j] = da[k];
+  a.dh.at(b, j) = T(0);
+}
+
+// GRU:  dz = dnew (h - hh)   dhh = dnew (1 - z)   dh (direct) = dnew z
+//       dA_z = dz ra'(z)     dA_h = dhh act'(hh)
+// reset_after:  dr = dA_h ah_h;  dA_r = dr ra'(r);
+//               dA = [dA_z, dA_r, dA_h],  dA_rec = [dA_z, dA_r, r dA_h]
+// reset_before: phase 0 writes dA = [dA_z, 0, dA_h]; phase 1 (every row;
+//               masked rows have drh = 0) gets drh = dA_h U_h^T:
+//               dA_r = (drh h_d) ra'(r),  dh_rec = r drh  (the caller's GEMM
+//               adds dA_zr U_zr^T to it).
+template <typename T>
+__device__ __forceinline__ void gru_backward(const BwdArgs<T>& a, int64_t b, int64_t j,
+                                             T (&da)[4], T (&dar)[3]) {
+  const int64_t H = a.H;
+  const T* g = a.gates.row(b);
+  T* dA = a.dA.row(b);
+  if (!a.reset_after && a.phase == 1) {
+    const T drh = a.drh.at(b, j);
+    const T r = g[H + j];
+    da[1] = scale_by_derivative(a.rec_act, r, drh * a.hd_prev.at(b, j));
+    dA[H + j] = da[1];
+    a.dh_rec.at(b, j) = drh * r;
+    if (a.db) {  // phase 0 wrote the other gates; the sums need the whole row
+      da[0] = dA[j];
+      da[2] = dA[2 * H + j];
+    }
+    return;
+  }
+  T dnew;
+  if (!backward_begin(a, b, j, dnew)) {
+#pragma unroll
+    for (int k = 0; k < 3; ++k) {
+      da[k] = dar[k] = T(0);
+      dA[k * H + j] = T(0);
+      if (a.dA_rec) a.dA_rec.at(b, k * H + j) = T(0);
+    }
+    return;
+  }
+  const T z = g[j], r = g[H + j], hh = g[2 * H + j];
+  T dz = dnew * (a.h_prev.at(b, j) - hh);
+  const T dhh = scale_by_derivative(a.act, hh, dnew * (T(1) - z));
+  a.dh.at(b, j) = dnew * z;
+  if (a.reset_after) {
+    const T dr = dhh * a.hu_h.at(b, j);
+    da[0] = scale_by_derivative(a.rec_act, z, dz);
+    da[1] = scale_by_derivative(a.rec_act, r, dr);
+    da[2] = dhh;
+    dar[0] = da[0];
+    dar[1] = da[1];
+    dar[2] = dhh * r;
+    if (a.dA_rec) {
+#pragma unroll
+      for (int k = 0; k < 3; ++k) a.dA_rec.at(b, k * H + j) = dar[k];
+    }
+  } else {
+    da[0] = scale_by_derivative(a.rec_act, z, dz);
+    da[1] = T(0);  // dA_r comes in phase 1
+    da[2] = dhh;
+  }
+#pragma unroll
+  for (int k = 0; k < 3; ++k) dA[k * H + j] = da[k];
+}
+
+// target += the sum of v over the block's row lanes (threadIdx.y) of column
+// threadIdx.x; blockDim.y is a power of two. Every thread of the block calls it.
+template <typename T>
+__device__ __forceinline__ void add_lane_sum(T* red, T v, T* target, bool col_ok) {
+  const int tx = threadIdx.x, ty = threadIdx.y, bx = blockDim.x;
+  red[ty * bx + tx] = v;
+  __syncthreads();
+  for (int s = blockDim.y / 2; s > 0; s >>= 1) {
+    if (ty < s) red[ty * bx + tx] += red[(ty + s) * bx + tx];
+    __syncthreads();
+  }
+  if (ty == 0 && col_ok) *target += red[tx];
+  __syncthreads();  // red is reused by the next call
+}
+
+template <typename T, RnnCellKind Cell>
+__global__ void __launch_bounds__(kThreads) rnn_backward_kernel(BwdArgs<T> a) {
+  constexpr int G = Cell == RnnCellKind::lstm ? 4 : Cell == RnnCellKind::gru ? 3 : 1;
+  const int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  const bool col_ok = j < a.H;
+  T sum_da[G], sum_dar[G];
+#pragma unroll
+  for (int k = 0; k < G; ++k) sum_da[k] = sum_dar[k] = T(0);
+  if (col_ok) {
+    for (int64_t b = blockIdx.y * int64_t{blockDim.y} + threadIdx.y; b < a.B;
+         b += int64_t{gridDim.y} * blockDim.y) {
+      T da[4] = {}, dar[3] = {};
+      if constexpr (Cell == RnnCellKind::simple_rnn) simple_backward(a, b, j, da, dar);
+      else if constexpr (Cell == RnnCellKind::lstm) lstm_backward(a, b, j, da, dar);
+      else gru_backward(a, b, j, da, dar);
+#pragma unroll
+      for (int k = 0; k < G; ++k) {
+        sum_da[k] += da[k];
+        if constexpr (G == 3) sum_dar[k] += dar[k];
+      }
+    }
+  }
+  // Bias sums (the host launches a single block row when they are wanted).
+  // a.db / a.db_rec are kernel arguments, so the whole block takes the same
+  // branches and reaches the same barriers.
+  if (!a.db && !a.db_rec) return;
+  __shared__ T red[kThreads];
+#pragma unroll
+  for (int k = 0; k < G; ++k) {
+    if (a.db) add_lane_sum(red, sum_da[k], a.db + k * a.H + j, col_ok);
+    if (a.db_rec) add_lane_sum(red, sum_dar[k], a.db_rec + k * a.H + j, col_ok);
+  }
+}
+
+// The block shape (cols units x 256/cols row lanes) and grid for B x H.
+// With bias sums the grid has one block row, so narrower blocks are used
+// for smaller H to keep more blocks busy.
+void rnn_launch_shape(int64_t B, int64_t H, bool sums, dim3& grid, dim3& block) {
+  int cols;
+  if (sums) cols = H >= 2048 ? 32 : H >= 512 ? 16 : 8;
+  else cols = H > 16 ? 32 : H > 8 ? 16 : 8;
+  block = dim3(static_cast<unsigned>(cols), static_cast<unsigned>(kThreads / cols));
+  const int64_t gx = (H + cols - 1) / cols;
+  int64_t gy = 1;
+  if (!sums) {
+    gy = (B + block.y - 1) / block.y;
+    gy = std::clamp<int64_t>(gy, 1, std::max<int64_t>(1, 2 * kMaxBlocks / gx));
+    gy = std::min<int64_t>(gy, 65535);
+  }
+  grid = dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
+}
+
+void check_step(const RnnDesc& d, const char* kernel) {
+  LOOM_CHECK(d.dtype == DType::f32 || d.dtype == DType::f64,
+             "cuda backend {} ({}): expected f32 or f64, got {}", kernel,
+             rnn_cell_kind_name(d.cell), dtype_name(d.dtype));
+  LOOM_CHECK(d.B >= 0 && d.H > 0, "cuda backend {} ({}): bad sizes B={} H={}", kernel,
+             rnn_cell_kind_name(d.cell), d.B, d.H);
+}
+
+}  // namespace
+
+void rnn_gates_forward(cudaStream_t stream, const RnnDesc& d, const RnnStepForward& s) {
+  check_step(d, "rnn_gates_forward");
+  dispatch_floating(d.dtype, "rnn_gates_forward", [&](auto tag) {
+    using T = decltype(tag);
+    if (d.B == 0) return;
+    FwdArgs<T> a;
+    a.B = d.B;
+    a.H = d.H;
+    a.phase = s.phase;
+    a.reset_after = d.reset_after;
+    a.zero_output = d.zero_output_for_mask;
+    a.act = d.activation;
+    a.rec_act = d.recurrent_activation;
+    a.mask = static_cast<const T*>(s.mask);
+    a.mask_stride = s.mask_stride;
+    a.rbias = static_cast<const T*>(s.recurrent_bias);
+    a.gates = rows_of<T>(s.gates);
+    a.hu = rows_of<T>(s.hu);
+    a.h_prev = rows_of<T>(s.h_prev);
+    a.hd_prev = rows_of<T>(s.hd_prev);
+    a.c_prev = rows_of<T>(s.c_prev);
+    a.rec_mask = rows_of<T>(s.rec_mask);
+    a.out_prev = rows_of<T>(s.out_prev);
+    a.h_next = rows_of<T>(s.h_next);
+    a.c_next = rows_of<T>(s.c_next);
+    a.hd_next = rows_of<T>(s.hd_next);
+    a.out = rows_of<T>(s.out);
+    a.act_c = rows_of<T>(s.act_c);
+    a.hu_h = rows_of<T>(s.hu_h);
+    a.rh = rows_of<T>(s.rh);
+    dim3 grid, block;
+    rnn_launch_shape(d.B, d.H, false, grid, block);
+    switch (d.cell) {
+      case RnnCellKind::simple_rnn:
+        rnn_forward_kernel<T, RnnCellKind::simple_rnn><<<grid, block, 0, stream>>>(a);
+        break;
+      case RnnCellKind::lstm:
+        rnn_forward_kernel<T, RnnCellKind::lstm><<<grid, block, 0, stream>>>(a);
+        break;
+      case RnnCellKind::gru:
+        rnn_forward_kernel<T, RnnCellKind::gru><<<grid, block, 0, stream>>>(a);
+        break;
+    }
+    check_launch("rnn_gates_forward");
+  });
+}
+
+void rnn_gates_backward(cudaStream_t stream, const RnnDesc& d, const RnnStepBackward& s) {
+  check_step(d, "rnn_gates_backward");
+  dispatch_floating(d.dtype, "rnn_gates_backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (d.B == 0) return;  // no rows: nothing to write and nothing to add to db
+    // The call that completes dA adds the bias sums: phase 1 for GRU
+    // reset_before, phase 0 otherwise.
+    const bool completes_dA = (d.cell == RnnCellKind::gru && !d.reset_after) == (s.phase == 1);
+    BwdArgs<T> a;
+    a.B = d.B;
+    a.H = d.H;
+    a.phase = s.phase;
+    a.reset_after = d.reset_after;
+    a.zero_output = s.zero_output_for_mask;
+    a.act = d.activation;
+    a.rec_act = d.recurrent_activation;
+    a.mask = static_cast<const T*>(s.mask);
+    a.mask_stride = s.mask_stride;
+    a.gates = rows_of<T>(s.gates);
+    a.h_prev = rows_of<T>(s.h_prev);
+    a.hd_prev = rows_of<T>(s.hd_prev);
+    a.c_prev = rows_of<T>(s.c_prev);
+    a.act_c = rows_of<T>(s.act_c);
+    a.hu_h = rows_of<T>(s.hu_h);
+    a.dy = rows_of<T>(s.dy);
+    a.dout = rows_of<T>(s.dout);
+    a.dh = rows_of<T>(s.dh);
+    a.dh_rec = rows_of<T>(s.dh_rec);
+    a.rec_mask = rows_of<T>(s.rec_mask);
+    a.dc = rows_of<T>(s.dc);
+    a.dA = rows_of<T>(s.dA);
+    a.dA_rec = rows_of<T>(s.dA_rec);
+    a.drh = rows_of<T>(s.drh);
+    a.db = completes_dA ? static_cast<T*>(s.db) : nullptr;
+    a.db_rec = completes_dA ? static_cast<T*>(s.db_rec) : nullptr;
+    dim3 grid, block;
+    rnn_launch_shape(d.B, d.H, a.db || a.db_rec, grid, block);
+    switch (d.cell) {
+      case RnnCellKind::simple_rnn:
+        rnn_backward_kernel<T, RnnCellKind::simple_rnn><<<grid, block, 0, stream>>>(a);
+        break;
+      case RnnCellKind::lstm:
+        rnn_backward_kernel<T, RnnCellKind::lstm><<<grid, block, 0, stream>>>(a);
+        break;
+      case RnnCellKind::gru:
+        rnn_backward_kernel<T, RnnCellKind::gru><<<grid, block, 0, stream>>>(a);
+        break;
+    }
+    check_launch("rnn_gates_backward");
+  });
+}
+
+}  // namespace loom::cuda

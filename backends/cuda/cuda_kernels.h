@@ -1,0 +1,40 @@
+// Launchers for Loom's own CUDA kernels (cuda_kernels.cu): the element-wise,
+// reduction, softmax, embedding, dropout and fused RNN-step work of
+// Backend (backends/backend.h), with the same semantics as the reference
+// backend. Every pointer in the views is device memory; every launcher
+// enqueues on `stream` and returns without synchronizing. Launch errors are
+// thrown as loom::Error naming the kernel.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "backends/backend.h"
+
+namespace loom::cuda {
+
+void fill(cudaStream_t stream, const StridedView& dst, double value);
+void copy(cudaStream_t stream, const StridedView& src, const StridedView& dst);
+void unary(cudaStream_t stream, UnaryOp op, const StridedView& src, const StridedView& dst);
+void unary_grad(cudaStream_t stream, UnaryOp op, const StridedView& saved, const StridedView& dy,
+                const StridedView& dx);
+void binary(cudaStream_t stream, BinaryOp op, const StridedView& a, const StridedView& b,
+            const StridedView& dst);
+void axpby(cudaStream_t stream, double alpha, const StridedView& src, double beta,
+           const StridedView& dst);
+void where(cudaStream_t stream, const StridedView& cond, const StridedView& a,
+           const StridedView& b, const StridedView& dst);
+void reduce(cudaStream_t stream, ReduceOp op, const StridedView& src, const StridedView& dst);
+void softmax(cudaStream_t stream, const StridedView& src, const StridedView& dst, bool log);
+void softmax_grad(cudaStream_t stream, const StridedView& y, const StridedView& dy,
+                  const StridedView& dx, bool log);
+void gather_rows(cudaStream_t stream, const StridedView& table, const StridedView& ids,
+                 const StridedView& dst);
+void scatter_add_rows(cudaStream_t stream, const StridedView& src, const StridedView& ids,
+                      const StridedView& dtable);
+void bernoulli_mask(cudaStream_t stream, const StridedView& dst, double keep_prob, double scale,
+                    uint64_t seed, uint64_t offset);
+// One launch per call (per phase for GRU reset_before).
+void rnn_gates_forward(cudaStream_t stream, const RnnDesc& desc, const RnnStepForward& step);
+void rnn_gates_backward(cudaStream_t stream, const RnnDesc& desc, const RnnStepBackward& step);
+
+}  // namespace loom::cuda
