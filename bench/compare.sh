@@ -3,7 +3,12 @@
 #
 #   bench/compare.sh --config imdb-lstm [--backend NAME] [--dropout R]
 #                    [--recurrent-dropout R] [--reps N] [--steps N] [--warmup N]
-#                    [--sparse-embedding] [--build-dir DIR]
+#                    [--sparse-embedding] [--build-dir DIR] [--loom-bin PATH]
+#
+# --backend cuda runs Loom on cuda:0 and the peer with --device cuda (cuDNN;
+# with --recurrent-dropout, PyTorch's LSTMCell loop). --loom-bin uses an
+# already built loom_bench_rnn (a GPU machine without a compiler), and
+# LOOM_PEER_PYTHON a Python that already has torch instead of the venv.
 #
 # Builds loom_bench_rnn (Release, in build/ unless --build-dir or
 # LOOM_BUILD_DIR says otherwise), makes sure the PyTorch venv exists
@@ -25,7 +30,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
-config="" backend="" dropout="" rdropout="" reps=3 steps=30 warmup=5 sparse=0
+config="" backend="" dropout="" rdropout="" reps=3 steps=30 warmup=5 sparse=0 loom_bin=""
 build="${LOOM_BUILD_DIR:-$root/build}"
 die() { echo "compare.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -38,8 +43,9 @@ while [[ $# -gt 0 ]]; do
     --steps) steps="${2:?--steps needs a value}"; shift 2 ;;
     --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
     --build-dir) build="${2:?--build-dir needs a value}"; shift 2 ;;
+    --loom-bin) loom_bin="${2:?--loom-bin needs a value}"; shift 2 ;;
     --sparse-embedding) sparse=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -47,6 +53,9 @@ done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer, got '$reps'"
 
 # ---- build ------------------------------------------------------------------------------------
+if [[ -n "$loom_bin" ]]; then
+  [[ -x "$loom_bin" ]] || die "--loom-bin $loom_bin is not an executable"
+else
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
 fi
@@ -56,9 +65,16 @@ build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")"
 cmake --build "$build" --target loom_bench_rnn -j"${LOOM_BUILD_JOBS:-2}" >&2
 loom_bin="$build/loom_bench_rnn"
 [[ -x "$loom_bin" ]] || die "the build did not produce $loom_bin"
+fi
 
 # ---- the peer ---------------------------------------------------------------------------------
-python="$(bash "$here/setup_peer.sh")"
+if [[ -n "${LOOM_PEER_PYTHON:-}" ]]; then
+  python="$LOOM_PEER_PYTHON"
+else
+  python="$(bash "$here/setup_peer.sh")"
+fi
+peer_extra=()
+[[ "$backend" == "cuda" ]] && peer_extra+=(--device cuda)
 
 # ---- the model, identical on both sides -------------------------------------------------------
 extra=()
@@ -73,6 +89,9 @@ if (( sparse )); then model+=(--sparse-embedding); fi
 echo "config=$config model: ${model[*]}"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "torch: $("$python" -c 'import torch; print(torch.__version__)')"
+if [[ "$backend" == "cuda" ]]; then
+  echo "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)"
+fi
 
 median_of() { sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p'; }
 best_loom="" best_torch=""
@@ -90,7 +109,7 @@ for ((rep = 1; rep <= reps; ++rep)); do
     best_loom="$(better "$ms" "$best_loom")"
 
     line="$(OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads \
-             "$python" "$here/pytorch_peer.py" "${model[@]}" --threads "$threads" \
+             "$python" "$here/pytorch_peer.py" "${model[@]}" "${peer_extra[@]}" --threads "$threads" \
              --warmup "$warmup" --steps "$steps")"
     echo "rep=$rep $line"
     ms="$(median_of <<<"$line")"

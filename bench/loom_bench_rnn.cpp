@@ -232,7 +232,12 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (!a.backend.empty()) set_cpu_backend(a.backend);
+    // --backend cuda runs the model on cuda:0; any other name picks the CPU backend.
+    const bool gpu = a.backend == "cuda";
+    LOOM_CHECK(!gpu || cuda_device_count() > 0,
+               "loom_bench_rnn: --backend cuda, but {}", cuda_built() ? "no CUDA device is visible"
+                                                                       : "this build has no CUDA backend");
+    if (!a.backend.empty() && !gpu) set_cpu_backend(a.backend);
     set_num_threads(a.threads);
     manual_seed(a.seed);
 
@@ -248,6 +253,15 @@ int main(int argc, char** argv) {
       recurrent = bi;
     }
     auto dense = Dense::make({.units = 1, .seed = a.seed + 2});
+    if (gpu) {
+      // Build the layers on the host (their initializers run there), then move them.
+      const int64_t out = a.units * (a.bidirectional ? 2 : 1);
+      embedding->ensure_built({{a.batch, a.timesteps}}, {DType::i32});
+      recurrent->ensure_built({{a.batch, a.timesteps, a.features}}, {DType::f32});
+      dense->ensure_built({{a.batch, out}}, {DType::f32});
+      for (const LayerPtr& l : std::vector<LayerPtr>{embedding, recurrent, dense})
+        l->to(Device::cuda(0));
+    }
     Adam adam({.learning_rate = 1e-3, .beta_1 = 0.9, .beta_2 = 0.999, .epsilon = 1e-8});
 
     // A few fixed batches, cycled, so that data generation is not timed:
@@ -315,7 +329,7 @@ int main(int argc, char** argv) {
     for (const ParameterPtr& p : params) nparams += p->value.numel();
     const double med = median(times);
     const double tps = static_cast<double>(a.batch * a.timesteps) / (med / 1e3);
-    const std::string backend = cpu_backend_name();
+    const std::string backend = gpu ? "cuda" : cpu_backend_name();
     std::string line = fmt::format(
         "loom cell={} threads={} median_ms={:.2f} tokens_per_s={:.0f} bidirectional={} batch={} "
         "timesteps={} features={} units={} vocab={} dropout={} recurrent_dropout={} backend={} "

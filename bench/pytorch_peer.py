@@ -51,6 +51,10 @@ def parse_args():
     ap.add_argument("--flush-denormal", choices=["on", "off"], default="on",
                     help="torch.set_flush_denormal (default on: Loom flushes denormals "
                          "by default, as TensorFlow does; PyTorch's own default is off)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="cuda: model, data and masks on the GPU (cuDNN RNNs; the "
+                         "recurrent-dropout model is the LSTMCell loop), each step "
+                         "ending with torch.cuda.synchronize()")
     ap.add_argument("--json", action="store_true", help="print a JSON object on stdout")
     return ap.parse_args()
 
@@ -75,7 +79,7 @@ torch.set_flush_denormal(args.flush_denormal == "on")
 def variational_mask(shape, rate, gen):
     """Inverted-dropout mask, drawn once per batch and reused at every step."""
     keep = 1.0 - rate
-    return torch.bernoulli(torch.full(shape, keep), generator=gen) / keep
+    return torch.bernoulli(torch.full(shape, keep, device=gen.device), generator=gen) / keep
 
 
 class LoopedDirection(nn.Module):
@@ -165,8 +169,10 @@ class Net(nn.Module):
 def main():
     a = args
     torch.manual_seed(a.seed)
-    gen = torch.Generator().manual_seed(a.seed + 1)
-    model = Net(a)
+    dev = torch.device(a.device)
+    data_gen = torch.Generator().manual_seed(a.seed + 1)
+    gen = torch.Generator(device=dev).manual_seed(a.seed + 2)  # dropout masks
+    model = Net(a).to(dev)
     if a.sparse_embedding:
         dense = [p for n, p in model.named_parameters() if not n.startswith("emb.")]
         opts = [torch.optim.SparseAdam(list(model.emb.parameters()), lr=1e-3),
@@ -177,8 +183,8 @@ def main():
 
     # A few fixed batches, cycled, so data generation is not timed.
     nbatch = 4
-    data = [(torch.randint(1, a.vocab, (a.batch, a.timesteps), generator=gen),
-             torch.randint(0, 2, (a.batch,), generator=gen).float())
+    data = [(torch.randint(1, a.vocab, (a.batch, a.timesteps), generator=data_gen).to(dev),
+             torch.randint(0, 2, (a.batch,), generator=data_gen).float().to(dev))
             for _ in range(nbatch)]
 
     def step(i):
@@ -189,6 +195,8 @@ def main():
         loss.backward()
         for opt in opts:
             opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()  # time whole steps, as Loom's (its loss.item() waits)
         return loss
 
     model.train()
@@ -205,15 +213,17 @@ def main():
     cell = a.cell
     line = ("pytorch cell=%s threads=%d median_ms=%.2f tokens_per_s=%.0f "
             "bidirectional=%d batch=%d timesteps=%d features=%d units=%d vocab=%d "
-            "dropout=%g recurrent_dropout=%g path=%s flush_denormal=%s embedding=%s torch=%s"
+            "dropout=%g recurrent_dropout=%g path=%s flush_denormal=%s embedding=%s torch=%s "
+            "device=%s"
             % (cell, a.threads, med, tps, a.bidirectional, a.batch, a.timesteps,
                a.features, a.units, a.vocab, a.dropout, a.recurrent_dropout,
                "cell-loop" if model.looped else "fused", a.flush_denormal,
-               "sparse" if a.sparse_embedding else "dense", torch.__version__))
+               "sparse" if a.sparse_embedding else "dense", torch.__version__, a.device))
     if a.json:
         print(line, file=sys.stderr)
         print(json.dumps({
             "framework": "pytorch", "torch": torch.__version__, "cell": cell,
+            "device": a.device,
             "bidirectional": a.bidirectional, "batch": a.batch,
             "timesteps": a.timesteps, "features": a.features, "units": a.units,
             "vocab": a.vocab, "dropout": a.dropout,

@@ -6,10 +6,14 @@
 #   BUILD_DIR=out bash scripts/test.sh
 #   CMAKE_ARGS="-DLOOM_NATIVE=OFF" bash scripts/test.sh
 #   LOOM_WITH_ONEDNN=OFF bash scripts/test.sh   # without the oneDNN backend
+#   LOOM_WITH_CUDA=OFF bash scripts/test.sh     # without the CUDA backend
 #
 # The oneDNN CPU backend is built (ON by default here), so the suite runs on
 # it as the default CPU backend, plus the reference backend's own parity
-# runs and the oneDNN-vs-reference consistency tests.
+# runs and the oneDNN-vs-reference consistency tests. The CUDA backend is
+# built too whenever the CUDA toolkit is at /usr/local/cuda (so its code
+# never rots on machines without a GPU); its device tests and cuda parity
+# runs skip when no GPU is visible, its host-side tests always run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -17,8 +21,16 @@ loom_install_deps
 
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=$(nproc)
+if [ -z "${LOOM_WITH_CUDA:-}" ]; then
+  if [ -x /usr/local/cuda/bin/nvcc ]; then
+    LOOM_WITH_CUDA=ON
+  else
+    LOOM_WITH_CUDA=OFF
+    echo "scripts/test.sh: no CUDA toolkit at /usr/local/cuda: building without the CUDA backend" >&2
+  fi
+fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-  -DLOOM_WITH_ONEDNN="${LOOM_WITH_ONEDNN:-ON}" ${CMAKE_ARGS:-}
+  -DLOOM_WITH_ONEDNN="${LOOM_WITH_ONEDNN:-ON}" -DLOOM_WITH_CUDA="$LOOM_WITH_CUDA" ${CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j"$JOBS"
 cd "$BUILD_DIR"
 ctest --output-on-failure -j"$JOBS" --timeout 600
