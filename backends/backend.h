@@ -219,6 +219,23 @@ struct RnnStepBackward {
   void* db_rec = nullptr;  // (GH) GRU reset_after's recurrent bias row
 };
 
+// One Adam step over n contiguous elements of a parameter w, its gradient g
+// and its slots m, v, all on the backend's device (optim/adam.cpp has the
+// same formula on the host):
+//   g' = scale * clip(g, -clip, clip);  w -= w * wd * lr   (decoupled decay)
+//   m += (g' - m)(1 - b1);  v += (g'^2 - v)(1 - b2);  w -= alpha m / (sqrt(v) + eps)
+// with alpha = lr sqrt(1 - b2^t) / (1 - b1^t), all scalars cast to dtype.
+struct AdamUpdate {
+  DType dtype = DType::f32;
+  int64_t n = 0;
+  void* w = nullptr;
+  const void* g = nullptr;
+  void* m = nullptr;
+  void* v = nullptr;
+  double scale = 1, clip = 0, lr = 0, weight_decay = 0, alpha = 0;
+  double one_minus_b1 = 0, one_minus_b2 = 0, epsilon = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -297,6 +314,11 @@ class Backend {
   // activations, reset_after, B, H, dtype and zero_output_for_mask matter.
   virtual void rnn_gates_forward(const RnnDesc& desc, const RnnStepForward& step) = 0;
   virtual void rnn_gates_backward(const RnnDesc& desc, const RnnStepBackward& step) = 0;
+
+  // ---- optimizer updates ----------------------------------------------------------------
+  // A device backend runs Adam where the parameters live (returns true); the
+  // default returns false and the optimizer updates on the host.
+  virtual bool adam_update(const AdamUpdate& update) { return false; }
 
   // ---- recurrent layers (whole sequence) -------------------------------------------------
   // A backend with its own RNN implementation (oneDNN, cuDNN) says which

@@ -35,8 +35,10 @@ struct Registry {
   Backend* cpu_current = nullptr;
   // One CUDA backend per visible device, made on first use (creating one
   // starts a CUDA context, which a CPU-only program should never pay for).
+  // Never destroyed: at exit the CUDA runtime may already be gone, and
+  // freeing handles and memory then can crash (the driver reclaims them).
   std::mutex cuda_mu;
-  std::vector<std::unique_ptr<Backend>> cuda;
+  std::vector<Backend*> cuda;
 
   Registry() {
     cpu.push_back(std::make_unique<ReferenceBackend>());
@@ -133,7 +135,7 @@ Backend& backend_for(Device device) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.cuda_mu);
   if (r.cuda.empty()) r.cuda.resize(count);
-  if (!r.cuda[device.index]) r.cuda[device.index] = make_cuda_backend(device.index);
+  if (!r.cuda[device.index]) r.cuda[device.index] = make_cuda_backend(device.index).release();
   return *r.cuda[device.index];
 #else
   fail("no backend for device {}: this build of Loom has no CUDA support (configure with "

@@ -254,7 +254,7 @@ Training:
   --restore-best on|off keep the epoch with the best val_accuracy (default on)
   --patience N          stop after N epochs without a better val_accuracy (default 0: never)
   --seed N              data split, weights, shuffling and dropout (default 1)
-  --backend NAME        CPU backend (default: the fastest built)
+  --backend NAME        CPU backend (default: the fastest built), or cuda (GPU builds)
   --threads N           CPU threads (default: LOOM_NUM_THREADS or all cores)
 
 Output:
@@ -328,7 +328,11 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
   f.valued["--patience"] = [&](auto& n, auto& v) { t.patience = static_cast<int>(parse_int(n, v, 0, 100000)); };
   f.valued["--seed"] = [&](auto& n, auto& v) { t.seed = static_cast<uint64_t>(parse_int(n, v, 0, INT64_MAX)); };
   f.valued["--backend"] = [&](auto& n, auto& v) {
-    a.backend = parse_choice(n, v, available_backends());
+    // cuda: the model trains on cuda:0 (CUDA builds); else a CPU backend.
+    std::vector<std::string> names = available_backends();
+    if (cuda_built()) names.push_back("cuda");
+    a.backend = parse_choice(n, v, names);
+    t.device = a.backend == "cuda" ? Device::cuda(0) : Device::cpu();
   };
   f.valued["--threads"] = [&](auto& n, auto& v) { a.threads = static_cast<int>(parse_int(n, v, 1, 1024)); };
   f.valued["--save"] = [&](auto& n, auto& v) { a.save_path = parse_path(n, v); };
@@ -481,7 +485,10 @@ const char* label_name(double probability, double threshold) {
 }
 
 void apply_runtime(const std::string& backend, int threads) {
-  if (!backend.empty()) set_cpu_backend(backend);
+  if (backend == "cuda")
+    LOOM_CHECK(cuda_device_count() > 0, "--backend cuda: no CUDA device is visible");
+  else if (!backend.empty())
+    set_cpu_backend(backend);
   if (threads > 0) set_num_threads(threads);
 }
 

@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     sentiment_cli::apply_runtime(args.backend, args.threads);
-    std::cout << fmt::format("backend {} with {} thread(s)\n", cpu_backend_name(), num_threads());
+    std::cout << fmt::format("backend {} with {} thread(s)\n",
+                             args.backend == "cuda" ? "cuda (cuda:0)" : cpu_backend_name(),
+                             num_threads());
 
     const auto data = sentiment_cli::load_train_data(args);
     std::cout << "data: " << data.description << "\n" << std::flush;

@@ -332,13 +332,18 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_s
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t stop = std::min(n, start + batch_size);
     std::vector<Tensor> xb;
-    for (const auto& t : x) xb.push_back(rows(t, start, stop));
+    for (const auto& t : x) {
+      Tensor r = rows(t, start, stop);
+      if (is_floating(r.dtype()) && r.device() != device()) r = r.to(device());  // as in fit
+      xb.push_back(r);
+    }
     LayerOutput out = (*this)(xb, {}, CallContext{});
     if (pieces.empty()) pieces.resize(out.size());
     for (size_t k = 0; k < out.size(); ++k) pieces[k].push_back(out.tensors[k]);
   }
   std::vector<Tensor> result;
-  for (auto& p : pieces) result.push_back(p.size() == 1 ? p[0] : concat(p, 0));
+  // On the host, as Keras returns NumPy arrays (one transfer per output).
+  for (auto& p : pieces) result.push_back((p.size() == 1 ? p[0] : concat(p, 0)).cpu());
   return result;
 }
 

@@ -89,6 +89,33 @@ void Adam::apply_update(const UpdateArgs& a) {
   });
 }
 
+bool Adam::apply_update_on_device(const UpdateArgs& a, Backend& backend) {
+  if (amsgrad_ || a.region.sparse()) return false;
+  // The scalars as apply_update computes them (cast to the dtype in the kernel).
+  const double t = static_cast<double>(a.t);
+  AdamUpdate u;
+  u.dtype = a.value.dtype();
+  u.n = a.value.numel();
+  dispatch_floating(u.dtype, "Adam", [&](auto tag) {
+    using T = decltype(tag);
+    u.w = a.value.template device_data<T>();
+    u.g = a.grad.template device_data<T>();
+    u.m = a.slots[0].template device_data<T>();
+    u.v = a.slots[1].template device_data<T>();
+    const T b1_power = std::pow(static_cast<T>(beta_1_), static_cast<T>(t));
+    const T b2_power = std::pow(static_cast<T>(beta_2_), static_cast<T>(t));
+    u.alpha = static_cast<T>(a.lr) * std::sqrt(T(1) - b2_power) / (T(1) - b1_power);
+    u.one_minus_b1 = static_cast<T>(1.0 - beta_1_);
+    u.one_minus_b2 = static_cast<T>(1.0 - beta_2_);
+  });
+  u.scale = a.grad_scale;
+  u.clip = a.grad_clip;
+  u.lr = a.lr;
+  u.weight_decay = a.weight_decay;
+  u.epsilon = epsilon_;
+  return backend.adam_update(u);
+}
+
 void Adam::add_config(OptimizerConfig& c) const {
   c["beta_1"] = format_double(beta_1_);
   c["beta_2"] = format_double(beta_2_);

@@ -102,14 +102,22 @@ bool Optimizer::decays(const std::string& param_name) const {
 
 // ---- slots ------------------------------------------------------------------------------
 
+bool Optimizer::updates_on_device(const Parameter& p) const {
+  if (p.value.device().kind == DeviceKind::cpu || p.touched_rows || !has_device_update())
+    return false;
+  // An empty update asks the backend whether it has the kernel at all.
+  return backend_for(p.value.device()).adam_update(AdamUpdate{});
+}
+
 const std::vector<Tensor>& Optimizer::slots_for(const Parameter& p) {
   const std::vector<SlotSpec> specs = slot_specs();
+  // Slots live where the update runs: the parameter's GPU, or the host.
+  const Device home = updates_on_device(p) ? p.value.device() : Device::cpu();
   auto it = slots_.find(p.name);
   if (it == slots_.end()) {
     std::vector<Tensor> created;
     for (const SlotSpec& s : specs)
-      // On the host, where updates run (also for GPU parameters).
-      created.push_back(Tensor::full(p.value.shape(), s.initial_value, p.value.dtype()));
+      created.push_back(Tensor::full(p.value.shape(), s.initial_value, p.value.dtype(), home));
     return slots_.emplace(p.name, std::move(created)).first->second;
   }
   // Loaded from a checkpoint: check it fits this parameter; convert the
@@ -122,6 +130,7 @@ const std::vector<Tensor>& Optimizer::slots_for(const Parameter& p) {
                state_prefix(), specs[k].name, p.name, shape_str(s.shape()), p.name,
                shape_str(p.value.shape()));
     if (s.dtype() != p.value.dtype() || !s.is_contiguous()) s = s.to(p.value.dtype()).contiguous().detach();
+    if (s.device() != home) s = s.detach().to(home);
   }
   return slots;
 }
@@ -173,9 +182,10 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
                name(), p.name, w.device().str(), g.device().str());
     if (g.dtype() != w.dtype()) g = g.to(w.dtype());
     if (!g.is_contiguous()) g = g.contiguous();
-    // Updates run on the host. A GPU parameter's gradient comes over once
-    // per step and the updated values go back (its slots live on the host).
-    if (g.device().kind != DeviceKind::cpu) g = g.detach().cpu();
+    // A GPU parameter is updated there when the rule has a device kernel;
+    // otherwise on the host: its gradient comes over once per step and the
+    // updated values go back (its slots then live on the host).
+    if (g.device().kind != DeviceKind::cpu && !updates_on_device(p)) g = g.detach().cpu();
 
     Item item{&p, g, &slots, {}, false, 0, 0.0};
     if (p.touched_rows) {
@@ -210,8 +220,10 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
       const Tensor& w = it.param->value;
       dispatch_floating(w.dtype(), "Optimizer", [&](auto tag) {
         using T = decltype(tag);
+        // Norms on the host (a device gradient is copied over for them).
+        const Tensor host_grad = it.grad.device().kind == DeviceKind::cpu ? it.grad : it.grad.cpu();
         it.sum_sq = optim_detail::sum_squares<T>(
-            it.grad.template data<T>(), static_cast<T>(clip), w.numel(), it.row_len,
+            host_grad.template data<T>(), static_cast<T>(clip), w.numel(), it.row_len,
             it.sparse ? it.rows.data() : nullptr, static_cast<int64_t>(it.rows.size()));
       });
     }
@@ -238,6 +250,13 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
     double scale = global_scale;
     if (grad_opts_.clipnorm) scale = scale_for(std::sqrt(it.sum_sq), *grad_opts_.clipnorm);
     const double wd = decays(p.name) ? *grad_opts_.weight_decay : 0.0;
+    if (it.grad.device().kind != DeviceKind::cpu) {  // updates_on_device(p): slots are there too
+      UpdateArgs args{p.name, p.value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
+      LOOM_CHECK(apply_update_on_device(args, backend_for(p.value.device())),
+                 "{}.step: no device update for parameter '{}' on {}", name(), p.name,
+                 p.value.device().str());
+      continue;
+    }
     const bool on_host = p.value.device().kind == DeviceKind::cpu;
     const Tensor value = on_host ? p.value : p.value.detach().cpu();
     UpdateArgs args{p.name, value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
@@ -276,7 +295,7 @@ OptimizerState Optimizer::state() const {
   const std::string prefix = state_prefix();
   for (const auto& [param, slots] : slots_)
     for (size_t k = 0; k < slots.size(); ++k)
-      out[prefix + "/" + specs[k].name + "/" + param] = slots[k].clone().detach();
+      out[prefix + "/" + specs[k].name + "/" + param] = slots[k].clone().detach().cpu();
   return out;
 }
 

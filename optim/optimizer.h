@@ -65,6 +65,7 @@
 
 #include "autograd/parameter.h"
 #include "autograd/tensor.h"
+#include "backends/backend.h"
 #include "optim/schedules.h"
 
 namespace loom {
@@ -201,6 +202,12 @@ class Optimizer {
   // Applies the rule (with the gradient processing and weight decay in
   // UpdateArgs) to args.region. Must not throw once it starts writing.
   virtual void apply_update(const UpdateArgs& args) = 0;
+  // The same on the parameter's own device through `backend` (a GPU), with
+  // value, grad and slots all there and a dense region. Returns false when
+  // the rule has no device version (then slots live on the host and the
+  // host rule runs on copies).
+  virtual bool apply_update_on_device(const UpdateArgs& args, Backend& backend) { return false; }
+  virtual bool has_device_update() const { return false; }
 
   // Adds the optimizer's own keys to a config.
   virtual void add_config(OptimizerConfig& config) const = 0;
@@ -212,6 +219,9 @@ class Optimizer {
  private:
   // Slots of one parameter, creating or validating them.
   const std::vector<Tensor>& slots_for(const Parameter& p);
+  // Whether p is updated on its GPU (its slots live there): a dense
+  // parameter off the host whose rule and backend both have a device update.
+  bool updates_on_device(const Parameter& p) const;
   bool decays(const std::string& param_name) const;
 
   std::string name_;

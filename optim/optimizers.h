@@ -74,6 +74,8 @@ class Adam : public Optimizer {
  protected:
   std::vector<SlotSpec> slot_specs() const override;
   void apply_update(const UpdateArgs& args) override;
+  bool apply_update_on_device(const UpdateArgs& args, Backend& backend) override;
+  bool has_device_update() const override { return !amsgrad_; }
   void add_config(OptimizerConfig& config) const override;
 
  private:

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "backends/cuda/adam_kernel.h"
 #include "backends/cuda/cuda_allocator.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_kernels.h"
@@ -112,6 +113,11 @@ class CudaBackend final : public Backend {
   void bernoulli_mask(const StridedView& dst, double keep_prob, double scale, uint64_t seed,
                       uint64_t offset) override {
     cuda::bernoulli_mask(stream_, dst, keep_prob, scale, seed, offset);
+  }
+
+  bool adam_update(const AdamUpdate& u) override {
+    cuda::adam_update(stream_, u);
+    return true;
   }
 
   // ---- GEMM --------------------------------------------------------------------------

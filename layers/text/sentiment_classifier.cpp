@@ -336,6 +336,7 @@ SentimentRunResult train_sentiment_classifier(const TextDataset& train_in,
 
   manual_seed(o.seed);
   std::shared_ptr<Model> model = build_sentiment_model(o.model, vec.vocabulary_size(), o.maxlen);
+  model->to(o.device);
   if (o.verbose > 0) {
     log << fmt::format("vocabulary: {} tokens (of at most {}), sequences of {} tokens, padding {}, "
                        "truncating {}\n",

@@ -113,6 +113,8 @@ struct SentimentTrainOptions {
   double learning_rate = 1e-3;
   std::optional<double> clipnorm;
   uint64_t seed = 1;
+  // Where the model trains (Device::cuda(0): a GPU, when built with CUDA).
+  Device device = Device::cpu();
   // Validation when no validation set is given: this share of the training
   // set (shuffled with the seed, per label) is held out; 0 = no validation.
   double validation_split = 0.1;

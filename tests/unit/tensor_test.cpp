@@ -116,3 +116,32 @@ TEST(Tensor, PrintsValuesShapeAndDtype) {
 }
 
 }  // namespace loom
+
+namespace loom::test {
+namespace {
+
+// Tensor::to(Device): a no-op on the same device; a GPU request is served by
+// the CUDA backend or refused with an error that says why (no CUDA in this
+// build, or no device visible), never a crash.
+TEST(TensorDevices, ToDevice) {
+  const Tensor x = Tensor::of({1, 2, 3});
+  EXPECT_TRUE(x.to(Device::cpu()).same(x));
+  EXPECT_TRUE(x.cpu().same(x));
+  if (cuda_built() && cuda_device_count() > 0) {
+    const Tensor d = x.cuda();
+    EXPECT_EQ(d.device(), Device::cuda(0));
+    EXPECT_EQ(d.to_vector<float>(), x.to_vector<float>());
+    return;
+  }
+  try {
+    x.cuda();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("cuda:0"), std::string::npos) << m;
+    EXPECT_NE(m.find(cuda_built() ? "no CUDA device" : "LOOM_WITH_CUDA"), std::string::npos) << m;
+  }
+}
+
+}  // namespace
+}  // namespace loom::test
