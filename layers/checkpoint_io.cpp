@@ -202,14 +202,11 @@ void write_checkpoint(const std::string& path, const CheckpointFile& file) {
   std::map<std::pair<std::string, std::string>, int> seen;
   for (const auto& t : file.tensors) {
     LOOM_CHECK(t.value.defined(), "checkpoint '{}': tensor '{}' ({}) is undefined", path, t.name, t.group);
-    LOOM_CHECK(t.value.device() == Device::cpu(),
-               "checkpoint '{}': tensor '{}' is on {}; copy it to the CPU first", path, t.name,
-               t.value.device().str());
     LOOM_CHECK(t.value.ndim() <= 255, "checkpoint '{}': tensor '{}' has too many axes", path, t.name);
     LOOM_CHECK(seen.emplace(std::make_pair(t.group, t.name), 1).second,
                "checkpoint '{}': tensor '{}' appears twice in group '{}'", path, t.name, t.group);
     Pending p;
-    p.keep = t.value.detach().contiguous();
+    p.keep = t.value.detach().cpu().contiguous();  // GPU tensors are written from a host copy
     p.data = p.keep.raw_data();
     p.data_len = static_cast<size_t>(p.keep.numel()) * dtype_size(p.keep.dtype());
     std::string fields;

@@ -120,6 +120,8 @@ int64_t check_samples(const std::vector<Tensor>& x, const Tensor* y, const char*
 
 // Rows idx[0..n) of a contiguous tensor (first axis), as a new tensor.
 Tensor take_rows(const Tensor& src, const int64_t* idx, int64_t n) {
+  LOOM_CHECK(src.device().kind == DeviceKind::cpu, "take_rows: expects host data, got {}",
+             src.device().str());
   Shape shape = src.shape();
   shape[0] = n;
   Tensor out = Tensor::empty(shape, src.dtype());
@@ -398,8 +400,10 @@ History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptio
   }
   LOOM_CHECK(n_train > 0, "fit: no training samples (x of shape {})", shape_str(x[0].shape()));
   // Contiguous once, so that gathering a batch is a row copy.
-  for (auto& t : train_x) t = t.detach().contiguous();
-  train_y = train_y.detach().contiguous();
+  // Batches are gathered on the host (and moved to the model's device per
+  // batch), so data given on a GPU comes over once here.
+  for (auto& t : train_x) t = t.detach().cpu().contiguous();
+  train_y = train_y.detach().cpu().contiguous();
   std::vector<double> weights;
   if (!o.class_weight.empty()) weights = class_sample_weights(train_y, o.class_weight);
   const Tensor weights_t = weights.empty() ? Tensor() : Tensor::from_vector(weights);

@@ -303,6 +303,17 @@ TEST(CudaRnn, ModelTrainsLikeOnTheCpu) {
     model->compile(c);
     History h = model->fit(x, y, {.batch_size = 16, .epochs = 3, .shuffle = false, .verbose = 0});
     losses[k] = h.history.at("loss");
+    if (k == 1) {
+      // A GPU model saves from host copies; the file loads on the host and predicts the same.
+      const std::string path =
+          (std::filesystem::temp_directory_path() / "loom_cuda_model_test.loom").string();
+      model->save(path);
+      std::shared_ptr<Model> loaded = load_model(path);
+      std::filesystem::remove(path);
+      const Tensor a = model->predict(x), b = loaded->predict(x);
+      EXPECT_EQ(a.device(), Device::cpu());  // predict returns host tensors, as Keras returns NumPy
+      expect_close(a, b, 1e-5, "GPU model vs its reloaded CPU copy");
+    }
   }
   ASSERT_EQ(losses[0].size(), losses[1].size());
   for (size_t i = 0; i < losses[0].size(); ++i) EXPECT_NEAR(losses[1][i], losses[0][i], 1e-4);
