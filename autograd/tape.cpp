@@ -52,6 +52,7 @@ void record(const char* op, const std::vector<Tensor>& inputs, std::vector<Tenso
     Tensor& out = outputs[k];
     entry->output_shapes.push_back(out.shape());
     entry->output_dtypes.push_back(out.dtype());
+    entry->output_devices.push_back(out.device());
     // A view shares storage with its input but needs its own autograd identity.
     if (out.impl()->grad_fn || out.impl()->requires_grad) out = out.detach();
     out.impl()->requires_grad = true;
@@ -151,7 +152,8 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
     std::vector<Tensor> g = std::move(it->second);
     douts.erase(it);
     for (size_t k = 0; k < g.size(); ++k)
-      if (!g[k].defined()) g[k] = Tensor::zeros(e->output_shapes[k], e->output_dtypes[k]);
+      if (!g[k].defined())
+        g[k] = Tensor::zeros(e->output_shapes[k], e->output_dtypes[k], e->output_devices[k]);
     std::vector<Tensor> dins = e->backward(g);
     LOOM_CHECK(dins.size() == e->inputs.size(),
                "backward of '{}' returned {} gradients for {} inputs", e->op, dins.size(),
@@ -180,7 +182,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<Tensor> result;
   run_backward(outputs, cotangents, retain_graph, &inputs, &result);
   for (size_t i = 0; i < result.size(); ++i)
-    if (!result[i].defined()) result[i] = Tensor::zeros(inputs[i].shape(), inputs[i].dtype());
+    if (!result[i].defined())
+      result[i] = Tensor::zeros(inputs[i].shape(), inputs[i].dtype(), inputs[i].device());
   return result;
 }
 

@@ -29,6 +29,7 @@ struct TapeEntry {
   std::vector<bool> needs_input_grad;   // per input
   std::vector<Shape> output_shapes;     // to make zero cotangents
   std::vector<DType> output_dtypes;
+  std::vector<Device> output_devices;   // zero cotangents live where the outputs did
   BackwardFn backward;                  // released after use unless retained
   uint64_t sequence = 0;                // recording order, for a stable sort
 };

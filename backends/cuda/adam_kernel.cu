@@ -19,7 +19,9 @@ __global__ void adam_kernel(int64_t n, T* __restrict__ w, const T* __restrict__ 
                             T* __restrict__ m, T* __restrict__ v, AdamScalars<T> s) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const T gi = s.scale * min(max(g[i], -s.clip), s.clip);
+    // std::min(std::max(g, -clip), clip) as on the host: a NaN gradient stays NaN.
+    const T lo = g[i] < -s.clip ? -s.clip : g[i];
+    const T gi = s.scale * (s.clip < lo ? s.clip : lo);
     const T wi = w[i] - w[i] * s.wd * s.lr;
     const T mi = m[i] + (gi - m[i]) * s.k1;
     const T vi = v[i] + (gi * gi - v[i]) * s.k2;

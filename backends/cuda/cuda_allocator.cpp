@@ -25,7 +25,7 @@ void* CachingAllocator::allocate(size_t nbytes) {
     stats_.peak = std::max(stats_.peak, stats_.in_use);
     return p;
   }
-  LOOM_CUDA(cudaSetDevice(device_));
+  const DeviceGuard guard(device_);
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, size);
   if (e == cudaErrorMemoryAllocation) {
@@ -66,11 +66,14 @@ void CachingAllocator::deallocate(void* p, size_t nbytes) noexcept {
 
 void CachingAllocator::empty_cache() noexcept {
   std::lock_guard<std::mutex> lock(mu_);
+  int previous = -1;
+  cudaGetDevice(&previous);
   cudaSetDevice(device_);
   for (auto& [size, blocks] : free_)
     for (void* b : blocks) cudaFree(b);
   free_.clear();
   stats_.cached = 0;
+  if (previous >= 0) cudaSetDevice(previous);
 }
 
 CudaMemoryStats CachingAllocator::stats() const {

@@ -36,8 +36,15 @@ std::atomic<bool>& tf32_flag() {
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int index) : index_(index), allocator_(index) {
-    LOOM_CUDA(cudaSetDevice(index_));
+    const cuda::DeviceGuard guard(index_);
     LOOM_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    // Long reductions take scratch from the stream-ordered pool
+    // (cudaMallocAsync); keep what it frees instead of returning it to the
+    // driver at every synchronization, so steady-state steps allocate nothing.
+    cudaMemPool_t pool = nullptr;
+    LOOM_CUDA(cudaDeviceGetDefaultMemPool(&pool, index_));
+    uint64_t keep = UINT64_MAX;
+    LOOM_CUDA(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
     LOOM_CUBLAS(cublasCreate(&cublas_));
     LOOM_CUBLAS(cublasSetStream(cublas_, stream_));
     rnn_ = std::make_unique<cuda::CudnnRnn>(*this, stream_);
@@ -56,66 +63,87 @@ class CudaBackend final : public Backend {
   void* allocate(size_t nbytes) override { return allocator_.allocate(nbytes); }
   void deallocate(void* p, size_t nbytes) noexcept override { allocator_.deallocate(p, nbytes); }
   void copy_from_host(const void* src, void* dst, size_t nbytes) override {
+    const cuda::DeviceGuard guard(index_);
     if (!nbytes) return;
     LOOM_CUDA(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream_));
     // Pageable host memory: wait, so the caller may reuse `src` at once.
     LOOM_CUDA(cudaStreamSynchronize(stream_));
   }
   void copy_to_host(const void* src, void* dst, size_t nbytes) override {
+    const cuda::DeviceGuard guard(index_);
     if (!nbytes) return;
     LOOM_CUDA(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, stream_));
     LOOM_CUDA(cudaStreamSynchronize(stream_));
   }
-  void synchronize() override { LOOM_CUDA(cudaStreamSynchronize(stream_)); }
+  void synchronize() override {
+    const cuda::DeviceGuard guard(index_);
+    LOOM_CUDA(cudaStreamSynchronize(stream_));
+  }
   cuda::CachingAllocator& allocator() { return allocator_; }
 
   // ---- element-wise, reductions, softmax, embedding, dropout ----------------------
-  void fill(const StridedView& dst, double v) override { cuda::fill(stream_, dst, v); }
+  void fill(const StridedView& dst, double v) override {
+    const cuda::DeviceGuard guard(index_);
+    cuda::fill(stream_, dst, v);
+  }
   void copy(const StridedView& src, const StridedView& dst) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::copy(stream_, src, dst);
   }
   void unary(UnaryOp op, const StridedView& src, const StridedView& dst) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::unary(stream_, op, src, dst);
   }
   void unary_grad(UnaryOp op, const StridedView& saved, const StridedView& dy,
                   const StridedView& dx) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::unary_grad(stream_, op, saved, dy, dx);
   }
   void binary(BinaryOp op, const StridedView& a, const StridedView& b,
               const StridedView& dst) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::binary(stream_, op, a, b, dst);
   }
   void axpby(double alpha, const StridedView& src, double beta, const StridedView& dst) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::axpby(stream_, alpha, src, beta, dst);
   }
   void where(const StridedView& cond, const StridedView& a, const StridedView& b,
              const StridedView& dst) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::where(stream_, cond, a, b, dst);
   }
   void reduce(ReduceOp op, const StridedView& src, const StridedView& dst) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::reduce(stream_, op, src, dst);
   }
   void softmax(const StridedView& src, const StridedView& dst, bool log) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::softmax(stream_, src, dst, log);
   }
   void softmax_grad(const StridedView& y, const StridedView& dy, const StridedView& dx,
                     bool log) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::softmax_grad(stream_, y, dy, dx, log);
   }
   void gather_rows(const StridedView& table, const StridedView& ids,
                    const StridedView& dst) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::gather_rows(stream_, table, ids, dst);
   }
   void scatter_add_rows(const StridedView& src, const StridedView& ids,
                         const StridedView& dtable) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::scatter_add_rows(stream_, src, ids, dtable);
   }
   void bernoulli_mask(const StridedView& dst, double keep_prob, double scale, uint64_t seed,
                       uint64_t offset) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::bernoulli_mask(stream_, dst, keep_prob, scale, seed, offset);
   }
 
   bool adam_update(const AdamUpdate& u) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::adam_update(stream_, u);
     return true;
   }
@@ -124,6 +152,7 @@ class CudaBackend final : public Backend {
   // cuBLAS is column-major: the row-major C = op(A) op(B) is the column-major
   // C^T = op(B)^T op(A)^T, so A and B swap places and keep their flags.
   void gemm(const GemmDesc& g, const void* a, const void* b, void* c) override {
+    const cuda::DeviceGuard guard(index_);
     if (g.M == 0 || g.N == 0 || g.batch == 0) return;
     LOOM_CHECK(g.dtype == DType::f32 || g.dtype == DType::f64,
                "cuda gemm: expected f32 or f64, got {}", dtype_name(g.dtype));
@@ -153,18 +182,22 @@ class CudaBackend final : public Backend {
 
   // ---- recurrent layers ------------------------------------------------------------------
   void rnn_gates_forward(const RnnDesc& d, const RnnStepForward& s) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::rnn_gates_forward(stream_, d, s);
   }
   void rnn_gates_backward(const RnnDesc& d, const RnnStepBackward& s) override {
+    const cuda::DeviceGuard guard(index_);
     cuda::rnn_gates_backward(stream_, d, s);
   }
   bool supports_rnn(const RnnDesc& d) const override {
     return cudnn_plan::unsupported_reason(d).empty();
   }
   std::shared_ptr<RnnWorkspace> rnn_forward(const RnnDesc& d, const RnnForwardArgs& a) override {
+    const cuda::DeviceGuard guard(index_);
     return rnn_->forward(d, a);
   }
   void rnn_backward(const RnnDesc& d, const RnnBackwardArgs& a, RnnWorkspace& ws) override {
+    const cuda::DeviceGuard guard(index_);
     rnn_->backward(d, a, ws);
   }
 

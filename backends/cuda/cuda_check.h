@@ -25,6 +25,29 @@ inline void check(cudnnStatus_t e, const char* call, const char* file, int line)
   if (e != CUDNN_STATUS_SUCCESS) throw_cuda_error("cuDNN", call, cudnnGetErrorString(e), file, line);
 }
 
+// Makes device `index` current for its lifetime and restores the previous
+// one (the current device is per thread; a call on cuda:1 must not leave
+// the thread on it for the next cuda:0 call, nor run on another device).
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int index) {
+    int current = 0;
+    check(cudaGetDevice(&current), "cudaGetDevice", __FILE__, __LINE__);
+    if (current != index) {
+      check(cudaSetDevice(index), "cudaSetDevice", __FILE__, __LINE__);
+      previous_ = current;
+    }
+  }
+  ~DeviceGuard() {
+    if (previous_ >= 0) cudaSetDevice(previous_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = -1;
+};
+
 }  // namespace loom::cuda
 
 #define LOOM_CUDA(call) ::loom::cuda::check((call), #call, __FILE__, __LINE__)

@@ -263,7 +263,7 @@ void CudnnRnn::backward(const RnnDesc& d, const RnnBackwardArgs& a, RnnWorkspace
     explicit_rnn_backward(backend_, d, a, *ws->fallback);
     return;
   }
-  LOOM_CHECK(ws->reserve_bytes > 0 || !d.training,
+  LOOM_CHECK(ws->reserve_bytes > 0,
              "cuDNN RNN backward: the forward ran in inference mode (no reserve space)");
   const Device dev = backend_.device();
   const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
