@@ -114,7 +114,8 @@ Tensor gather_rows(const Tensor& table, const Tensor& ids);
 Tensor dropout(const Tensor& x, double rate, bool training, Generator& gen,
                const Shape& noise_shape = {});
 // The mask alone: (1-rate)-Bernoulli scaled by 1/(1-rate), not recorded.
-Tensor dropout_mask(const Shape& shape, double rate, DType dtype, Generator& gen);
+Tensor dropout_mask(const Shape& shape, double rate, DType dtype, Generator& gen,
+                    Device device = Device::cpu());
 
 // ---- losses (ops/losses.cpp) -----------------------------------------------------------------
 enum class Reduction { mean, sum, none };

@@ -26,11 +26,11 @@ Tensor make_mask(const Shape& shape, double rate, DType dtype, Device device, Ge
 
 }  // namespace
 
-Tensor dropout_mask(const Shape& shape, double rate, DType dtype, Generator& gen) {
+Tensor dropout_mask(const Shape& shape, double rate, DType dtype, Generator& gen, Device device) {
   check_rate(rate, "dropout_mask");
   LOOM_CHECK(is_floating(dtype), "dropout_mask: expected a floating dtype (f32 or f64), got {}",
              dtype_name(dtype));
-  return make_mask(shape, rate, dtype, Device::cpu(), gen);
+  return make_mask(shape, rate, dtype, device, gen);
 }
 
 // out = x * mask (the mask broadcast from noise_shape);  dx = dout * mask

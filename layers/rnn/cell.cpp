@@ -158,11 +158,14 @@ void BuiltinCell::begin_sequence(int64_t batch, bool training) {
   const int64_t F = kernel_->value.dim(0), H = options_.units;
   auto pick = [&](const Tensor& fixed, double rate, int64_t width, const char* what) {
     if (rate == 0.0) return Tensor();
-    if (!fixed.defined()) return dropout_mask({batch, width}, rate, dtype(), dropout_gen_);
+    // Masks live with the weights (a GPU layer draws them there; Philox
+    // gives the same bits on every device).
+    const Device dev = kernel_->value.device();
+    if (!fixed.defined()) return dropout_mask({batch, width}, rate, dtype(), dropout_gen_, dev);
     LOOM_CHECK(fixed.shape() == Shape({batch, width}),
                "{}: the fixed {} dropout mask has shape {}, expected {} for this batch",
                describe(), what, shape_str(fixed.shape()), shape_str({batch, width}));
-    return fixed.dtype() == dtype() ? fixed : fixed.to(dtype());
+    return (fixed.dtype() == dtype() ? fixed : fixed.to(dtype())).to(dev);
   };
   input_mask_ = pick(fixed_input_mask_, options_.dropout, F, "input");
   recurrent_mask_ = pick(fixed_recurrent_mask_, options_.recurrent_dropout, H, "recurrent");

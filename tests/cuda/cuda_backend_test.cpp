@@ -278,7 +278,7 @@ TEST(CudaRnn, ModelTrainsLikeOnTheCpu) {
     auto ids = Input({9}, DType::i32, "tokens");
     SymbolicTensor e = Embedding::make({.input_dim = 12, .output_dim = 6, .mask_zero = true,
                                         .seed = 1})(ids);
-    SymbolicTensor h = Bidirectional::make(LSTM::make({.units = 5, .seed = 2}))(e);
+    SymbolicTensor h = Bidirectional::make(LSTM::make({.units = 5, .dropout = 0.2, .seed = 2}))(e);
     SymbolicTensor out = Dense::make({.units = 1, .activation = "sigmoid", .seed = 3})(h);
     auto model = std::make_shared<Model>(std::vector<SymbolicTensor>{ids},
                                          std::vector<SymbolicTensor>{out});
