@@ -68,7 +68,7 @@ std::vector<Tensor> Concatenate::compute_mask(const std::vector<Tensor>& inputs,
     const DType dt = is_floating(x.dtype()) ? x.dtype() : dtype();
     Tensor m = i < masks.size() ? masks[i] : Tensor();
     if (!m.defined()) {
-      wide.push_back(Tensor::ones(x.shape(), dt));
+      wide.push_back(Tensor::ones(x.shape(), dt, x.device()));
       continue;
     }
     m = cast(m.detach(), dt);
