@@ -4,7 +4,7 @@
 // a host step agree to rounding.
 #include "backends/cuda/adam_kernel.h"
 
-#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_launch.h"
 
 namespace loom::cuda {
 namespace {
@@ -37,9 +37,7 @@ void launch(cudaStream_t stream, const AdamUpdate& u) {
                          static_cast<T>(u.lr),           static_cast<T>(u.weight_decay),
                          static_cast<T>(u.alpha),        static_cast<T>(u.one_minus_b1),
                          static_cast<T>(u.one_minus_b2), static_cast<T>(u.epsilon)};
-  constexpr int kThreads = 256;
-  const int64_t blocks = (u.n + kThreads - 1) / kThreads;
-  adam_kernel<T><<<static_cast<unsigned>(blocks < 65536 ? blocks : 65536), kThreads, 0, stream>>>(
+  adam_kernel<T><<<grid_for(u.n), kThreads, 0, stream>>>(
       u.n, static_cast<T*>(u.w), static_cast<const T*>(u.g), static_cast<T*>(u.m),
       static_cast<T*>(u.v), s);
 }
@@ -48,11 +46,8 @@ void launch(cudaStream_t stream, const AdamUpdate& u) {
 
 void adam_update(cudaStream_t stream, const AdamUpdate& u) {
   if (u.n == 0) return;
-  if (u.dtype == DType::f32) launch<float>(stream, u);
-  else if (u.dtype == DType::f64) launch<double>(stream, u);
-  else fail("cuda adam_update: expected f32 or f64, got {}", dtype_name(u.dtype));
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw_cuda_error("CUDA", "adam_kernel", cudaGetErrorString(e), __FILE__, __LINE__);
+  dispatch_floating(u.dtype, "cuda adam_update", [&](auto tag) { launch<decltype(tag)>(stream, u); });
+  check_launch("adam_kernel");
 }
 
 }  // namespace loom::cuda

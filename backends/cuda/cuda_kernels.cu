@@ -20,6 +20,7 @@
 // atomicAdd, because repeated ids must accumulate.
 
 #include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/cuda_launch.h"
 
 #include <cuda_runtime.h>
 
@@ -36,20 +37,6 @@ namespace loom::cuda {
 namespace {
 
 // ==== 1. launch helpers and error checks =================================================
-
-constexpr int kThreads = 256;          // threads per block for every kernel here
-constexpr int64_t kMaxBlocks = 4096;   // grid-stride loops cap their grids at this
-
-// Blocks for a grid-stride loop over n work items of `per_block` items each.
-unsigned grid_for(int64_t n, int64_t per_block = kThreads) {
-  const int64_t blocks = (n + per_block - 1) / per_block;
-  return static_cast<unsigned>(std::clamp<int64_t>(blocks, 1, kMaxBlocks));
-}
-
-void check_launch(const char* name) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) fail("CUDA kernel {} failed: {}", name, cudaGetErrorString(err));
-}
 
 void check_same_dtype(const char* kernel, const StridedView& a, const StridedView& b) {
   LOOM_CHECK(a.dtype == b.dtype, "cuda backend {}: dtype mismatch {} vs {}", kernel,

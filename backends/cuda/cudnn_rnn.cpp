@@ -63,7 +63,7 @@ struct CudnnWorkspace : RnnWorkspace {
   Tensor weights;                // the weight space
   Tensor x_packed, y_packed;     // (B,T,F), (B,T,H)
   Tensor reserve;
-  size_t reserve_bytes = 0;
+  size_t work_bytes = 0, reserve_bytes = 0;  // training-mode sizes, for backward too
   std::unique_ptr<CallDescriptors> desc;
   RunArrays runs() const {
     const int32_t* p = seq.device_data<int32_t>();
@@ -237,8 +237,8 @@ std::shared_ptr<RnnWorkspace> CudnnRnn::forward(const RnnDesc& d, const RnnForwa
               ws->x_packed.raw_data(), B, T, F, d.go_backwards);
 
   const cudnnForwardMode_t mode = d.training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
-  size_t work_bytes = 0;
-  LOOM_CUDNN(cudnnGetRNNTempSpaceSizes(h, L.rnn, mode, cd.x, &work_bytes, &ws->reserve_bytes));
+  LOOM_CUDNN(cudnnGetRNNTempSpaceSizes(h, L.rnn, mode, cd.x, &ws->work_bytes, &ws->reserve_bytes));
+  const size_t work_bytes = ws->work_bytes;
   Tensor work = device_bytes(work_bytes, dev);
   if (ws->reserve_bytes) ws->reserve = device_bytes(ws->reserve_bytes, dev);
   const bool lstm = d.cell == RnnCellKind::lstm;
@@ -294,12 +294,7 @@ void CudnnRnn::backward(const RnnDesc& d, const RnnBackwardArgs& a, RnnWorkspace
   Tensor dcx = lstm && a.dc0.data ? Tensor::empty({B, H}, d.dtype, dev) : Tensor();
   auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
 
-  size_t work_bytes = 0, reserve_bytes = 0;
-  LOOM_CUDNN(cudnnGetRNNTempSpaceSizes(h, L.rnn, CUDNN_FWD_MODE_TRAINING, cd.x, &work_bytes,
-                                       &reserve_bytes));
-  LOOM_CHECK(reserve_bytes == ws->reserve_bytes,
-             "cuDNN RNN backward: reserve space of {} bytes, the forward made {}", reserve_bytes,
-             ws->reserve_bytes);
+  const size_t work_bytes = ws->work_bytes;  // the forward's (training mode) sizes
   Tensor work = device_bytes(work_bytes, dev);
   LOOM_CUDNN(cudnnRNNBackwardData_v8(
       h, L.rnn, ws->dev_lengths(), cd.y, ws->y_packed.raw_data(), dy_packed.raw_data(), cd.x,

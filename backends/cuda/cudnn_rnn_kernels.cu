@@ -1,29 +1,10 @@
 // Kernels around the cuDNN RNN call; see cudnn_rnn_kernels.h.
 #include "backends/cuda/cudnn_rnn_kernels.h"
 
-#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_launch.h"
 
 namespace loom::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
-}
-
-void check_launch(const char* kernel) {
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw_cuda_error("CUDA", kernel, cudaGetErrorString(e), __FILE__, __LINE__);
-}
-
-template <typename Fn>
-void dispatch(DType dt, const char* what, Fn&& fn) {
-  if (dt == DType::f32) fn(float{});
-  else if (dt == DType::f64) fn(double{});
-  else fail("{}: expected f32 or f64, got {}", what, dtype_name(dt));
-}
 
 #define GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
@@ -119,9 +100,9 @@ __global__ void unpack_input_grads_kernel(const T* dxp, const T* mx, RunArrays r
 void run_weight_plan(cudaStream_t stream, DType dtype, const cudnn_plan::BlockCopy* plan, int n,
                      int64_t max_block_elems, void* const keras[3], void* space, bool to_space) {
   if (n == 0) return;
-  dispatch(dtype, "run_weight_plan", [&](auto tag) {
+  dispatch_floating(dtype, "run_weight_plan", [&](auto tag) {
     using T = decltype(tag);
-    dim3 grid(blocks_for(max_block_elems), static_cast<unsigned>(n));
+    dim3 grid(grid_for(max_block_elems), static_cast<unsigned>(n));
     weight_plan_kernel<T><<<grid, kThreads, 0, stream>>>(
         plan, static_cast<T*>(keras[0]), static_cast<T*>(keras[1]), static_cast<T*>(keras[2]),
         static_cast<T*>(space), to_space);
@@ -131,9 +112,9 @@ void run_weight_plan(cudaStream_t stream, DType dtype, const cudnn_plan::BlockCo
 
 void pack_inputs(cudaStream_t stream, DType dtype, const void* x, const void* mx, RunArrays runs,
                  void* xp, int64_t B, int64_t T, int64_t F, bool back) {
-  dispatch(dtype, "pack_inputs", [&](auto tag) {
+  dispatch_floating(dtype, "pack_inputs", [&](auto tag) {
     using V = decltype(tag);
-    pack_inputs_kernel<V><<<blocks_for(B * T * F), kThreads, 0, stream>>>(
+    pack_inputs_kernel<V><<<grid_for(B * T * F), kThreads, 0, stream>>>(
         static_cast<const V*>(x), static_cast<const V*>(mx), runs, static_cast<V*>(xp), B, T, F,
         back);
   });
@@ -142,9 +123,9 @@ void pack_inputs(cudaStream_t stream, DType dtype, const void* x, const void* mx
 
 void unpack_outputs(cudaStream_t stream, DType dtype, const void* yp, RunArrays runs, void* y,
                     int64_t B, int64_t T, int64_t H, bool seq, bool zofm) {
-  dispatch(dtype, "unpack_outputs", [&](auto tag) {
+  dispatch_floating(dtype, "unpack_outputs", [&](auto tag) {
     using V = decltype(tag);
-    unpack_outputs_kernel<V><<<blocks_for(B * (seq ? T : 1) * H), kThreads, 0, stream>>>(
+    unpack_outputs_kernel<V><<<grid_for(B * (seq ? T : 1) * H), kThreads, 0, stream>>>(
         static_cast<const V*>(yp), runs, static_cast<V*>(y), B, T, H, seq, zofm);
   });
   check_launch("unpack_outputs_kernel");
@@ -152,9 +133,9 @@ void unpack_outputs(cudaStream_t stream, DType dtype, const void* yp, RunArrays 
 
 void select_empty_rows(cudaStream_t stream, DType dtype, const void* src, const void* fallback,
                        RunArrays runs, void* dst, int64_t B, int64_t H) {
-  dispatch(dtype, "select_empty_rows", [&](auto tag) {
+  dispatch_floating(dtype, "select_empty_rows", [&](auto tag) {
     using V = decltype(tag);
-    select_empty_rows_kernel<V><<<blocks_for(B * H), kThreads, 0, stream>>>(
+    select_empty_rows_kernel<V><<<grid_for(B * H), kThreads, 0, stream>>>(
         static_cast<const V*>(src), static_cast<const V*>(fallback), runs, static_cast<V*>(dst),
         B, H);
   });
@@ -163,9 +144,9 @@ void select_empty_rows(cudaStream_t stream, DType dtype, const void* src, const 
 
 void pack_output_grads(cudaStream_t stream, DType dtype, const void* dy, RunArrays runs,
                        void* dyp, int64_t B, int64_t T, int64_t H, bool seq, bool zofm) {
-  dispatch(dtype, "pack_output_grads", [&](auto tag) {
+  dispatch_floating(dtype, "pack_output_grads", [&](auto tag) {
     using V = decltype(tag);
-    pack_output_grads_kernel<V><<<blocks_for(B * T * H), kThreads, 0, stream>>>(
+    pack_output_grads_kernel<V><<<grid_for(B * T * H), kThreads, 0, stream>>>(
         static_cast<const V*>(dy), runs, static_cast<V*>(dyp), B, T, H, seq, zofm);
   });
   check_launch("pack_output_grads_kernel");
@@ -173,9 +154,9 @@ void pack_output_grads(cudaStream_t stream, DType dtype, const void* dy, RunArra
 
 void unpack_input_grads(cudaStream_t stream, DType dtype, const void* dxp, const void* mx,
                         RunArrays runs, void* dx, int64_t B, int64_t T, int64_t F, bool back) {
-  dispatch(dtype, "unpack_input_grads", [&](auto tag) {
+  dispatch_floating(dtype, "unpack_input_grads", [&](auto tag) {
     using V = decltype(tag);
-    unpack_input_grads_kernel<V><<<blocks_for(B * T * F), kThreads, 0, stream>>>(
+    unpack_input_grads_kernel<V><<<grid_for(B * T * F), kThreads, 0, stream>>>(
         static_cast<const V*>(dxp), static_cast<const V*>(mx), runs, static_cast<V*>(dx), B, T,
         F, back);
   });
