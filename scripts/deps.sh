@@ -2,7 +2,10 @@
 # Sourced by scripts/test.sh (and later scripts); not run on its own.
 
 # libdnnl-dev: oneDNN 2.x for the oneDNN CPU backend (LOOM_WITH_ONEDNN, ON in scripts/test.sh).
-LOOM_DEBIAN_PACKAGES=(cmake g++ make libfmt-dev libgtest-dev googletest libdnnl-dev)
+# ocl-icd-opencl-dev: Debian's dnnl-config.cmake calls find_package(OpenCL REQUIRED)
+# (its oneDNN is built with the OpenCL runtime), but the OpenCL headers and
+# loader are only a Recommends of libdnnl-dev, which --no-install-recommends skips.
+LOOM_DEBIAN_PACKAGES=(cmake g++ make libfmt-dev libgtest-dev googletest libdnnl-dev ocl-icd-opencl-dev)
 
 loom_install_deps() {
   local missing=()
