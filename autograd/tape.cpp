@@ -71,21 +71,10 @@ Tensor record(const char* op, const std::vector<Tensor>& inputs, Tensor output,
 
 namespace {
 
-// Runs the tape from `outputs`. When `wanted` is non-null, gradients of those
-// tensors are collected into `collected` instead of accumulated into .grad.
-void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& cotangents,
-                  bool retain_graph, const std::vector<Tensor>* wanted,
-                  std::vector<Tensor>* collected) {
-  LOOM_CHECK(outputs.size() == cotangents.size(),
-             "backward: {} outputs but {} cotangents", outputs.size(), cotangents.size());
-  std::unordered_map<const TensorImpl*, size_t> wanted_index;
-  if (wanted) {
-    collected->assign(wanted->size(), Tensor());
-    for (size_t i = 0; i < wanted->size(); ++i) wanted_index[(*wanted)[i].impl()] = i;
-  }
-
-  // Collect the entries reachable from the outputs. Owning pointers: freeing
-  // one entry's inputs below may drop the last other reference to another.
+// The entries reachable from `outputs`, in the order backward visits them.
+// Owning pointers: freeing one entry's inputs (free_graph) may drop the last
+// other reference to another.
+std::vector<std::shared_ptr<TapeEntry>> reachable_entries(const std::vector<Tensor>& outputs) {
   std::vector<std::shared_ptr<TapeEntry>> entries;
   std::unordered_set<TapeEntry*> seen;
   std::vector<std::shared_ptr<TapeEntry>> stack;
@@ -109,17 +98,33 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
   // reverse of recording order is a valid order for backward.
   std::sort(entries.begin(), entries.end(),
             [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
+  return entries;
+}
 
-  std::unordered_map<TapeEntry*, std::vector<Tensor>> douts;
-  auto deliver = [&](const Tensor& target, const Tensor& g) {
+// Where gradients go during one backward run: into .grad of leaves (and of
+// tensors that retain their gradient), or, when `wanted` is given, into
+// `collected` for those tensors only; and into the pending output gradients
+// of the entries that produced non-leaf targets.
+class GradientSink {
+ public:
+  GradientSink(const std::vector<Tensor>* wanted, std::vector<Tensor>* collected)
+      : wanted_(wanted), collected_(collected) {
+    if (wanted_) {
+      collected_->assign(wanted_->size(), Tensor());
+      for (size_t i = 0; i < wanted_->size(); ++i) wanted_index_[(*wanted_)[i].impl()] = i;
+    }
+  }
+
+  // Adds gradient `g` (undefined: none) for `target`.
+  void deliver(const Tensor& target, const Tensor& g) {
     if (!g.defined()) return;
     LOOM_CHECK(g.shape() == target.shape(),
                "backward: gradient of shape {} for a tensor of shape {} (op '{}')",
                shape_str(g.shape()), shape_str(target.shape()),
                target.grad_fn() ? target.grad_fn()->op : std::string("leaf"));
-    if (wanted) {
-      auto it = wanted_index.find(target.impl());
-      if (it != wanted_index.end()) accumulate((*collected)[it->second], g);
+    if (wanted_) {
+      auto it = wanted_index_.find(target.impl());
+      if (it != wanted_index_.end()) accumulate((*collected_)[it->second], g);
     } else if (target.is_leaf() || target.impl()->retains_grad) {
       if (target.requires_grad()) {
         Tensor slot = target.grad();
@@ -128,46 +133,73 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
       }
     }
     if (!target.is_leaf()) {
-      auto& slots = douts[target.grad_fn().get()];
+      auto& slots = douts_[target.grad_fn().get()];
       if (slots.empty()) slots.resize(target.grad_fn()->output_shapes.size());
       accumulate(slots[target.impl()->output_index], g);
     }
-  };
-
-  NoGradGuard no_grad;  // backward functions compute without recording
-  for (size_t k = 0; k < outputs.size(); ++k) {
-    LOOM_CHECK(cotangents[k].defined(), "backward: cotangent {} is undefined", k);
-    LOOM_CHECK(cotangents[k].shape() == outputs[k].shape(),
-               "backward: cotangent {} has shape {} but its output has shape {}", k,
-               shape_str(cotangents[k].shape()), shape_str(outputs[k].shape()));
-    LOOM_CHECK(cotangents[k].dtype() == outputs[k].dtype(),
-               "backward: cotangent {} has dtype {} but its output has dtype {}", k,
-               dtype_name(cotangents[k].dtype()), dtype_name(outputs[k].dtype()));
-    deliver(outputs[k], cotangents[k]);
   }
 
-  for (const auto& e : entries) {
-    auto it = douts.find(e.get());
-    if (it == douts.end()) continue;  // nothing flowed into this entry
-    std::vector<Tensor> g = std::move(it->second);
-    douts.erase(it);
-    for (size_t k = 0; k < g.size(); ++k)
-      if (!g[k].defined())
-        g[k] = Tensor::zeros(e->output_shapes[k], e->output_dtypes[k], e->output_devices[k]);
-    std::vector<Tensor> dins = e->backward(g);
-    LOOM_CHECK(dins.size() == e->inputs.size(),
-               "backward of '{}' returned {} gradients for {} inputs", e->op, dins.size(),
-               e->inputs.size());
-    for (size_t i = 0; i < dins.size(); ++i)
-      if (e->needs_input_grad[i]) deliver(e->inputs[i], dins[i]);
-  }
-
-  if (!retain_graph) {
-    for (const auto& e : entries) {
-      e->backward = nullptr;  // frees the saved values captured in the closure
-      e->inputs.clear();
+  // Checks the cotangents against the outputs and delivers them.
+  void seed(const std::vector<Tensor>& outputs, const std::vector<Tensor>& cotangents) {
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      LOOM_CHECK(cotangents[k].defined(), "backward: cotangent {} is undefined", k);
+      LOOM_CHECK(cotangents[k].shape() == outputs[k].shape(),
+                 "backward: cotangent {} has shape {} but its output has shape {}", k,
+                 shape_str(cotangents[k].shape()), shape_str(outputs[k].shape()));
+      LOOM_CHECK(cotangents[k].dtype() == outputs[k].dtype(),
+                 "backward: cotangent {} has dtype {} but its output has dtype {}", k,
+                 dtype_name(cotangents[k].dtype()), dtype_name(outputs[k].dtype()));
+      deliver(outputs[k], cotangents[k]);
     }
   }
+
+  // Runs e's backward function on the gradients that reached its outputs
+  // (zeros for outputs that got none) and delivers the input gradients.
+  // Does nothing when no gradient reached e.
+  void run_entry(TapeEntry& e) {
+    auto it = douts_.find(&e);
+    if (it == douts_.end()) return;  // nothing flowed into this entry
+    std::vector<Tensor> g = std::move(it->second);
+    douts_.erase(it);
+    for (size_t k = 0; k < g.size(); ++k)
+      if (!g[k].defined())
+        g[k] = Tensor::zeros(e.output_shapes[k], e.output_dtypes[k], e.output_devices[k]);
+    std::vector<Tensor> dins = e.backward(g);
+    LOOM_CHECK(dins.size() == e.inputs.size(),
+               "backward of '{}' returned {} gradients for {} inputs", e.op, dins.size(),
+               e.inputs.size());
+    for (size_t i = 0; i < dins.size(); ++i)
+      if (e.needs_input_grad[i]) deliver(e.inputs[i], dins[i]);
+  }
+
+ private:
+  const std::vector<Tensor>* wanted_;
+  std::vector<Tensor>* collected_;
+  std::unordered_map<const TensorImpl*, size_t> wanted_index_;
+  std::unordered_map<TapeEntry*, std::vector<Tensor>> douts_;  // pending output gradients
+};
+
+void free_graph(const std::vector<std::shared_ptr<TapeEntry>>& entries) {
+  for (const auto& e : entries) {
+    e->backward = nullptr;  // frees the saved values captured in the closure
+    e->inputs.clear();
+  }
+}
+
+// Runs the tape from `outputs`. When `wanted` is non-null, gradients of those
+// tensors are collected into `collected` instead of accumulated into .grad.
+void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& cotangents,
+                  bool retain_graph, const std::vector<Tensor>* wanted,
+                  std::vector<Tensor>* collected) {
+  LOOM_CHECK(outputs.size() == cotangents.size(),
+             "backward: {} outputs but {} cotangents", outputs.size(), cotangents.size());
+  const std::vector<std::shared_ptr<TapeEntry>> entries = reachable_entries(outputs);
+  GradientSink sink(wanted, collected);
+
+  NoGradGuard no_grad;  // backward functions compute without recording
+  sink.seed(outputs, cotangents);
+  for (const auto& e : entries) sink.run_entry(*e);
+  if (!retain_graph) free_graph(entries);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "backends/types.h"
 
@@ -54,7 +55,7 @@ struct GemmDesc {
 //
 // Dimension letters: B batch, T timesteps, F input features, H units,
 // G gates (SimpleRNN 1, LSTM 4, GRU 3). Weights are in Keras's layout
-// (PARITY_FORMAT.md): kernel (F,GH), recurrent_kernel (H,GH), bias (GH), or
+// (docs/PARITY_FORMAT.md): kernel (F,GH), recurrent_kernel (H,GH), bias (GH), or
 // (2,GH) for GRU reset_after (row 0 input bias, row 1 recurrent bias); gate
 // order along GH: LSTM i,f,c,o; GRU z,r,h.
 
@@ -88,7 +89,7 @@ constexpr const char* rnn_activation_name(RnnActivation a) {
 }
 
 // Everything a backend needs to know about one recurrent layer call over a
-// whole sequence (semantics: shared/SEMANTICS.md). The flags describe which
+// whole sequence (semantics: docs/SEMANTICS.md). The flags describe which
 // optional views of RnnForwardArgs are present.
 struct RnnDesc {
   RnnCellKind cell = RnnCellKind::lstm;
@@ -143,6 +144,16 @@ struct RnnBackwardArgs {
 // in its own layout, converted weights, device buffers). Opaque to callers.
 struct RnnWorkspace {
   virtual ~RnnWorkspace() = default;
+};
+
+// What Backend::rnn_forward did with one call: ran it (workspace set when
+// desc.training), or declined it without writing any output.
+struct RnnForwardResult {
+  bool declined = false;
+  std::shared_ptr<RnnWorkspace> workspace;
+
+  static RnnForwardResult ran(std::shared_ptr<RnnWorkspace> ws) { return {false, std::move(ws)}; }
+  static RnnForwardResult declined_call() { return {true, nullptr}; }
 };
 
 // Rows of a (B, n) row-major matrix: row b starts at data + b * ld elements.
@@ -322,12 +333,15 @@ class Backend {
 
   // ---- recurrent layers (whole sequence) -------------------------------------------------
   // A backend with its own RNN implementation (oneDNN, cuDNN) says which
-  // configurations it runs; for the others Loom falls back to the explicit
-  // BPTT built from gemm and rnn_gates_*. rnn_forward fills y, hT, cT and,
-  // when desc.training, returns the workspace rnn_backward consumes.
+  // configurations it runs: supports_rnn from the desc alone, and
+  // rnn_forward may still decline a call once it sees the data (a mask
+  // with holes, say), returning RnnForwardResult::declined_call() before writing
+  // anything. For what is declined, layers/rnn runs the explicit BPTT built
+  // from this backend's gemm and rnn_gates_* instead (a backend never runs
+  // it itself). rnn_forward fills y, hT, cT and, when desc.training, returns
+  // the workspace rnn_backward consumes.
   virtual bool supports_rnn(const RnnDesc& desc) const { return false; }
-  virtual std::shared_ptr<RnnWorkspace> rnn_forward(const RnnDesc& desc,
-                                                    const RnnForwardArgs& args) {
+  virtual RnnForwardResult rnn_forward(const RnnDesc& desc, const RnnForwardArgs& args) {
     fail("backend {}: rnn_forward is not implemented (supports_rnn is false)", name());
   }
   virtual void rnn_backward(const RnnDesc& desc, const RnnBackwardArgs& args,

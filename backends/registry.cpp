@@ -62,9 +62,11 @@ struct Registry {
   }
 };
 
+// Never destroyed: buffers and workspaces held by objects with static
+// storage may be freed after any other static object, through their backend.
 Registry& registry() {
-  static Registry r;
-  return r;
+  static Registry* r = new Registry;
+  return *r;
 }
 
 int initial_threads() {

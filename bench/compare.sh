@@ -24,7 +24,7 @@
 # The model flags come from `loom_bench_rnn --config NAME --print-config`,
 # so both sides run exactly the same shapes. The peer gets
 # OPENBLAS_NUM_THREADS and OMP_NUM_THREADS equal to its thread count
-# (OpenBLAS otherwise starts threads of its own, see shared/BENCHMARKS.md).
+# (OpenBLAS otherwise starts threads of its own, see bench/README.md).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

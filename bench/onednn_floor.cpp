@@ -16,7 +16,7 @@
 // (--keep-denormals).
 // Only the primitives are timed: inputs, weights (already in the layouts
 // the primitives chose), gradients and the workspace are allocated once.
-// FLOPs per step (shared/BENCHMARKS.md): LSTM 24*B*T*H*(F+H), GRU 18*...,
+// FLOPs per step (bench/README.md): LSTM 24*B*T*H*(F+H), GRU 18*...,
 // SimpleRNN 6*..., twice that for a bidirectional layer. imdb-bilstm runs as
 // one bidirectional_concat primitive (oneDNN's best case; Loom runs the two
 // directions as two unidirectional calls, also reported, as "two_calls").

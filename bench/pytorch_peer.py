@@ -11,7 +11,7 @@ Prints one line
 (tokens = batch * timesteps). With --json the line goes to stderr and stdout
 gets one JSON object instead.
 
-Dropout is variational as in SEMANTICS.md: one input mask (B, F) per batch,
+Dropout is variational as in docs/SEMANTICS.md: one input mask (B, F) per batch,
 and with --recurrent-dropout one recurrent mask (B, H) per batch on h where
 it enters the recurrent matmul. PyTorch's fused RNNs cannot do the latter, so
 then the cell is stepped in a Python loop, which is what a PyTorch user has

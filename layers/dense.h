@@ -7,9 +7,9 @@
 #include <optional>
 #include <string>
 
-#include "layers/initializers.h"
+#include "layers/weights/initializers.h"
 #include "layers/layer.h"
-#include "layers/regularizers.h"
+#include "layers/weights/regularizers.h"
 
 namespace loom {
 

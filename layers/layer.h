@@ -19,7 +19,7 @@
 // autocast), so an f64 layer is built simply by calling it on f64 inputs.
 //
 // Layers run eagerly on Tensors, and symbolically on SymbolicTensors to
-// build a functional Model (layers/model.h):
+// build a functional Model (layers/training/model.h):
 //   auto x = Input({80}, DType::i32);
 //   auto h = Dense::make({.units = 8})(x);   // make() returns a LayerHandle
 //   auto y = (*some_layer_ptr)(h);           // any LayerPtr, via operator*
@@ -47,7 +47,7 @@ using Config = std::map<std::string, ConfigValue>;
 // Per-call settings passed down the layer tree.
 struct CallContext {
   bool training = false;
-  // True during the sample run of a symbolic call (layers/model.h), whose
+  // True during the sample run of a symbolic call (layers/training/model.h), whose
   // batch is a placeholder (batch 1 of zeros): a layer must not change its
   // persistent state then (a stateful RNN's carried states or fixed batch
   // size, running statistics).
@@ -66,7 +66,7 @@ struct LayerOutput {
   const Tensor& mask() const;
 };
 
-// ---- symbolic tensors (the functional API, layers/model.h) ------------------------------
+// ---- symbolic tensors (the functional API, layers/training/model.h) ------------------------------
 // A placeholder produced by Input() or by calling a layer on placeholders.
 struct SymbolicNode;
 struct SymbolicTensor {
@@ -242,7 +242,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
 };
 
 // Calls `layer` symbolically (builds the layer from the placeholders'
-// shapes). Defined in layers/model.cpp.
+// shapes). Defined in layers/training/model.cpp.
 std::vector<SymbolicTensor> call_symbolic(const LayerPtr& layer,
                                           const std::vector<SymbolicTensor>& inputs);
 

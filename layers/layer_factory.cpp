@@ -13,12 +13,10 @@
 #include "layers/global_average_pooling1d.h"
 #include "layers/global_max_pooling1d.h"
 #include "layers/masking.h"
-#include "layers/model.h"
 #include "layers/rnn/bidirectional.h"
 #include "layers/rnn/rnn.h"
 #include "layers/spatial_dropout1d.h"
-#include "layers/rnn/bidirectional.h"
-#include "layers/rnn/rnn.h"
+#include "layers/training/model.h"
 
 namespace loom {
 
@@ -39,17 +37,17 @@ void register_builtin_layers(std::map<std::string, LayerFactory>& f) {
   f["GlobalMaxPooling1D"] = &GlobalMaxPooling1D::from_config;
   f["Masking"] = &Masking::from_config;
   f["SpatialDropout1D"] = &SpatialDropout1D::from_config;
-  // Recurrent layers (layers/rnn/).
+  // Recurrent layers (layers/rnn/), and the built-in cells a generic RNN
+  // layer is rebuilt over.
   f["SimpleRNN"] = &SimpleRNN::from_config;
   f["LSTM"] = &LSTM::from_config;
   f["GRU"] = &GRU::from_config;
   f["Bidirectional"] = &Bidirectional::from_config;
-  // Recurrent layers (layers/rnn/).
-  f["SimpleRNN"] = &SimpleRNN::from_config;
-  f["LSTM"] = &LSTM::from_config;
-  f["GRU"] = &GRU::from_config;
-  f["Bidirectional"] = &Bidirectional::from_config;
-  // Nested models: their config holds their own architecture text.
+  f["RNN"] = &RNN::from_config;
+  f["SimpleRNNCell"] = &SimpleRNNCell::from_config;
+  f["LSTMCell"] = &LSTMCell::from_config;
+  f["GRUCell"] = &GRUCell::from_config;
+  // Nested models (layers/training/): their config holds their own architecture text.
   f["Model"] = &Model::from_config;
   f["Sequential"] = &Model::from_config;
 }

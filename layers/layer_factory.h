@@ -8,7 +8,7 @@
 // layer_factory.cpp: one line per type, which also keeps each layer's object
 // file linked into programs that only ever load models (a static registrar
 // inside a static library would be dropped by the linker). Add new built-in
-// types (the RNN layers) there; user code calls register_layer_type().
+// types there; user code calls register_layer_type().
 #pragma once
 
 #include <functional>

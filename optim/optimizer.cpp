@@ -137,21 +137,45 @@ const std::vector<Tensor>& Optimizer::slots_for(const Parameter& p) {
 
 // ---- one step -----------------------------------------------------------------------------
 
+namespace {
+
+// scale = c / max(norm, c), exactly 1 when the norm is within bounds.
+double clip_scale(double norm, double c) { return norm > c ? c / norm : 1.0; }
+
+}  // namespace
+
+// One parameter that this step updates, with its processed gradient.
+struct Optimizer::StepItem {
+  Parameter* param;
+  Tensor grad;
+  const std::vector<Tensor>* slots;
+  std::vector<int64_t> rows;
+  bool sparse = false;
+  int64_t row_len = 0;
+  double sum_sq = 0;  // of the clipvalue'd gradient over the updated region
+};
+
 void Optimizer::step(const std::vector<ParameterPtr>& params) {
   NoGradGuard no_grad;
+  std::vector<StepItem> items = collect_step_items(params);
+  if (items.empty()) return;  // Keras: nothing to apply, iterations unchanged
 
-  struct Item {
-    Parameter* param;
-    Tensor grad;
-    const std::vector<Tensor>* slots;
-    std::vector<int64_t> rows;
-    bool sparse = false;
-    int64_t row_len = 0;
-    double sum_sq = 0;  // of the clipvalue'd gradient over the updated region
-  };
-  std::vector<Item> items;
+  const double lr = learning_rate();
+  LOOM_CHECK(std::isfinite(lr) && lr >= 0, "{}.step: the learning rate at iteration {} is {}",
+             name(), iterations_, lr);
+  const double clip =
+      grad_opts_.clipvalue ? *grad_opts_.clipvalue : std::numeric_limits<double>::infinity();
+  const double global_scale = clip_norms(items, clip);
+
+  const int64_t t = iterations_ + 1;
+  for (StepItem& it : items) apply_step_item(it, lr, t, global_scale, clip);
+  ++iterations_;
+}
+
+std::vector<Optimizer::StepItem> Optimizer::collect_step_items(
+    const std::vector<ParameterPtr>& params) {
+  std::vector<StepItem> items;
   std::set<std::string> seen;
-
   for (const ParameterPtr& pp : params) {
     LOOM_CHECK(pp != nullptr, "{}.step: the parameter list holds a null pointer", name());
     Parameter& p = *pp;
@@ -163,60 +187,70 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
     LOOM_CHECK(seen.insert(p.name).second,
                "{}.step: two parameters are named '{}'; the optimizer keys its state by name",
                name(), p.name);
-    const Tensor& w = p.value;
-    LOOM_CHECK(w.defined(), "{}.step: parameter '{}' has no value", name(), p.name);
-    LOOM_CHECK(is_floating(w.dtype()), "{}.step: parameter '{}' has dtype {}; expected f32 or f64",
-               name(), p.name, dtype_name(w.dtype()));
-    LOOM_CHECK(w.is_contiguous(),
-               "{}.step: parameter '{}' (shape {}) is not contiguous; parameters must own "
-               "contiguous storage",
-               name(), p.name, shape_str(w.shape()));
-    const std::vector<Tensor>& slots = slots_for(p);
+    check_step_value(p);
+    const std::vector<Tensor>& slots = slots_for(p);  // even without a gradient, as Keras
 
-    Tensor g = w.grad();
+    Tensor g = step_gradient(p);
     if (!g.defined()) continue;
-    LOOM_CHECK(g.shape() == w.shape(),
-               "{}.step: parameter '{}' has shape {} but its gradient has shape {}", name(), p.name,
-               shape_str(w.shape()), shape_str(g.shape()));
-    LOOM_CHECK(g.device() == w.device(), "{}.step: parameter '{}' lives on {} but its gradient on {}",
-               name(), p.name, w.device().str(), g.device().str());
-    if (g.dtype() != w.dtype()) g = g.to(w.dtype());
-    if (!g.is_contiguous()) g = g.contiguous();
-    // A GPU parameter is updated there when the rule has a device kernel;
-    // otherwise on the host: its gradient comes over once per step and the
-    // updated values go back (its slots then live on the host).
-    if (g.device().kind != DeviceKind::cpu && !updates_on_device(p)) g = g.detach().cpu();
-
-    Item item{&p, g, &slots, {}, false, 0, 0.0};
-    if (p.touched_rows) {
-      LOOM_CHECK(w.ndim() >= 1,
-                 "{}.step: parameter '{}' has touched_rows but is a scalar; sparse updates need "
-                 "rows (axis 0)",
-                 name(), p.name);
-      const int64_t nrows_total = w.shape()[0];
-      item.sparse = true;
-      item.row_len = nrows_total ? w.numel() / nrows_total : 0;
-      item.rows.assign(p.touched_rows->begin(), p.touched_rows->end());  // sorted, unique
-      if (!item.rows.empty())
-        LOOM_CHECK(item.rows.front() >= 0 && item.rows.back() < nrows_total,
-                   "{}.step: parameter '{}' (shape {}) has touched row {} outside [0, {})", name(),
-                   p.name, shape_str(w.shape()),
-                   item.rows.front() < 0 ? item.rows.front() : item.rows.back(), nrows_total);
-    }
+    StepItem item{&p, g, &slots, {}, false, 0, 0.0};
+    if (p.touched_rows) set_sparse_rows(item);
     items.push_back(std::move(item));
   }
-  if (items.empty()) return;  // Keras: nothing to apply, iterations unchanged
+  return items;
+}
 
-  const double lr = learning_rate();
-  LOOM_CHECK(std::isfinite(lr) && lr >= 0, "{}.step: the learning rate at iteration {} is {}",
-             name(), iterations_, lr);
-  const double clip =
-      grad_opts_.clipvalue ? *grad_opts_.clipvalue : std::numeric_limits<double>::infinity();
+void Optimizer::check_step_value(const Parameter& p) const {
+  const Tensor& w = p.value;
+  LOOM_CHECK(w.defined(), "{}.step: parameter '{}' has no value", name(), p.name);
+  LOOM_CHECK(is_floating(w.dtype()), "{}.step: parameter '{}' has dtype {}; expected f32 or f64",
+             name(), p.name, dtype_name(w.dtype()));
+  LOOM_CHECK(w.is_contiguous(),
+             "{}.step: parameter '{}' (shape {}) is not contiguous; parameters must own "
+             "contiguous storage",
+             name(), p.name, shape_str(w.shape()));
+}
 
+Tensor Optimizer::step_gradient(const Parameter& p) const {
+  const Tensor& w = p.value;
+  Tensor g = w.grad();
+  if (!g.defined()) return g;
+  LOOM_CHECK(g.shape() == w.shape(),
+             "{}.step: parameter '{}' has shape {} but its gradient has shape {}", name(), p.name,
+             shape_str(w.shape()), shape_str(g.shape()));
+  LOOM_CHECK(g.device() == w.device(), "{}.step: parameter '{}' lives on {} but its gradient on {}",
+             name(), p.name, w.device().str(), g.device().str());
+  if (g.dtype() != w.dtype()) g = g.to(w.dtype());
+  if (!g.is_contiguous()) g = g.contiguous();
+  // A GPU parameter is updated there when the rule has a device kernel;
+  // otherwise on the host: its gradient comes over once per step and the
+  // updated values go back (its slots then live on the host).
+  if (g.device().kind != DeviceKind::cpu && !updates_on_device(p)) g = g.detach().cpu();
+  return g;
+}
+
+void Optimizer::set_sparse_rows(StepItem& item) const {
+  const Parameter& p = *item.param;
+  const Tensor& w = p.value;
+  LOOM_CHECK(w.ndim() >= 1,
+             "{}.step: parameter '{}' has touched_rows but is a scalar; sparse updates need "
+             "rows (axis 0)",
+             name(), p.name);
+  const int64_t nrows_total = w.shape()[0];
+  item.sparse = true;
+  item.row_len = nrows_total ? w.numel() / nrows_total : 0;
+  item.rows.assign(p.touched_rows->begin(), p.touched_rows->end());  // sorted, unique
+  if (!item.rows.empty())
+    LOOM_CHECK(item.rows.front() >= 0 && item.rows.back() < nrows_total,
+               "{}.step: parameter '{}' (shape {}) has touched row {} outside [0, {})", name(),
+               p.name, shape_str(w.shape()),
+               item.rows.front() < 0 ? item.rows.front() : item.rows.back(), nrows_total);
+}
+
+double Optimizer::clip_norms(std::vector<StepItem>& items, double clip) const {
   // Norms (of the clipvalue'd gradients) for clipnorm / global_clipnorm.
   const bool need_norms = grad_opts_.clipnorm || grad_opts_.global_clipnorm;
   if (need_norms) {
-    for (Item& it : items) {
+    for (StepItem& it : items) {
       const Tensor& w = it.param->value;
       dispatch_floating(w.dtype(), "Optimizer", [&](auto tag) {
         using T = decltype(tag);
@@ -228,49 +262,47 @@ void Optimizer::step(const std::vector<ParameterPtr>& params) {
       });
     }
   }
-  // scale = c / max(norm, c), exactly 1 when the norm is within bounds.
-  auto scale_for = [](double norm, double c) { return norm > c ? c / norm : 1.0; };
   double global_scale = 1.0;
   if (grad_opts_.global_clipnorm) {
     double total = 0;
-    for (const Item& it : items) total += it.sum_sq;
-    global_scale = scale_for(std::sqrt(total), *grad_opts_.global_clipnorm);
+    for (const StepItem& it : items) total += it.sum_sq;
+    global_scale = clip_scale(std::sqrt(total), *grad_opts_.global_clipnorm);
   }
+  return global_scale;
+}
 
-  const int64_t t = iterations_ + 1;
-  for (Item& it : items) {
-    Parameter& p = *it.param;
-    Region region;
-    region.numel = p.value.numel();
-    region.row_len = it.row_len;
-    if (it.sparse) {
-      region.rows = it.rows.data();
-      region.nrows = static_cast<int64_t>(it.rows.size());
-    }
-    double scale = global_scale;
-    if (grad_opts_.clipnorm) scale = scale_for(std::sqrt(it.sum_sq), *grad_opts_.clipnorm);
-    const double wd = decays(p.name) ? *grad_opts_.weight_decay : 0.0;
-    if (it.grad.device().kind != DeviceKind::cpu) {  // updates_on_device(p): slots are there too
-      UpdateArgs args{p.name, p.value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
-      LOOM_CHECK(apply_update_on_device(args, backend_for(p.value.device())),
-                 "{}.step: no device update for parameter '{}' on {}", name(), p.name,
-                 p.value.device().str());
-      continue;
-    }
-    const bool on_host = p.value.device().kind == DeviceKind::cpu;
-    const Tensor value = on_host ? p.value : p.value.detach().cpu();
-    UpdateArgs args{p.name, value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
-    // Rows with a gradient but an empty touched set: nothing to update.
-    if (!(it.sparse && it.rows.empty())) {
-      apply_update(args);
-      if (!on_host)
-        backend_for(p.value.device())
-            .copy_from_host(value.raw_data(), p.value.raw_data(),
-                            static_cast<size_t>(value.numel()) * dtype_size(value.dtype()));
-    }
-    if (p.touched_rows) p.touched_rows->clear();
+void Optimizer::apply_step_item(StepItem& it, double lr, int64_t t, double global_scale,
+                                double clip) {
+  Parameter& p = *it.param;
+  Region region;
+  region.numel = p.value.numel();
+  region.row_len = it.row_len;
+  if (it.sparse) {
+    region.rows = it.rows.data();
+    region.nrows = static_cast<int64_t>(it.rows.size());
   }
-  ++iterations_;
+  double scale = global_scale;
+  if (grad_opts_.clipnorm) scale = clip_scale(std::sqrt(it.sum_sq), *grad_opts_.clipnorm);
+  const double wd = decays(p.name) ? *grad_opts_.weight_decay : 0.0;
+  if (it.grad.device().kind != DeviceKind::cpu) {  // updates_on_device(p): slots are there too
+    UpdateArgs args{p.name, p.value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
+    LOOM_CHECK(apply_update_on_device(args, backend_for(p.value.device())),
+               "{}.step: no device update for parameter '{}' on {}", name(), p.name,
+               p.value.device().str());
+    return;
+  }
+  const bool on_host = p.value.device().kind == DeviceKind::cpu;
+  const Tensor value = on_host ? p.value : p.value.detach().cpu();
+  UpdateArgs args{p.name, value, it.grad, *it.slots, region, lr, t, scale, clip, wd};
+  // Rows with a gradient but an empty touched set: nothing to update.
+  if (!(it.sparse && it.rows.empty())) {
+    apply_update(args);
+    if (!on_host)
+      backend_for(p.value.device())
+          .copy_from_host(value.raw_data(), p.value.raw_data(),
+                          static_cast<size_t>(value.numel()) * dtype_size(value.dtype()));
+  }
+  if (p.touched_rows) p.touched_rows->clear();
 }
 
 void Optimizer::zero_grad(const std::vector<ParameterPtr>& params) {

@@ -224,6 +224,24 @@ class Optimizer {
   bool updates_on_device(const Parameter& p) const;
   bool decays(const std::string& param_name) const;
 
+  // The steps of step(), in order (optimizer.cpp).
+  struct StepItem;  // one parameter to update, with its processed gradient
+  // Validates every trainable parameter, creates its slots, and lists those
+  // with a gradient.
+  std::vector<StepItem> collect_step_items(const std::vector<ParameterPtr>& params);
+  // Checks that p has a defined, contiguous f32/f64 value.
+  void check_step_value(const Parameter& p) const;
+  // p's gradient, checked, in p's dtype, contiguous, and on the host unless
+  // p is updated on its device; undefined when p has none.
+  Tensor step_gradient(const Parameter& p) const;
+  // Copies (and range-checks) the parameter's touched rows into a sparse item.
+  void set_sparse_rows(StepItem& item) const;
+  // Fills each item's sum_sq when a norm clip is set; returns the
+  // global_clipnorm scale (1 when none).
+  double clip_norms(std::vector<StepItem>& items, double clip) const;
+  // Runs the update rule on one item (on its device or the host).
+  void apply_step_item(StepItem& item, double lr, int64_t t, double global_scale, double clip);
+
   std::string name_;
   LearningRate lr_;
   GradientOptions grad_opts_;

@@ -192,7 +192,7 @@ class CudaBackend final : public Backend {
   bool supports_rnn(const RnnDesc& d) const override {
     return cudnn_plan::unsupported_reason(d).empty();
   }
-  std::shared_ptr<RnnWorkspace> rnn_forward(const RnnDesc& d, const RnnForwardArgs& a) override {
+  RnnForwardResult rnn_forward(const RnnDesc& d, const RnnForwardArgs& a) override {
     const cuda::DeviceGuard guard(index_);
     return rnn_->forward(d, a);
   }

@@ -3,7 +3,7 @@
 // lengths, where each packed step's values come from and go to, and how
 // Keras weights map onto cuDNN's weight space. Plain C++ with no CUDA
 // headers, so every rule here is unit-tested on machines without a GPU
-// (tests/cuda/cudnn_plan_test.cpp); the index functions are also compiled
+// (tests/backends/cuda/cudnn_plan_test.cpp); the index functions are also compiled
 // into the CUDA kernels (LOOM_HOST_DEVICE), so kernels and tests share them.
 //
 // Dimension letters: B batch, T timesteps, F input features, H units,

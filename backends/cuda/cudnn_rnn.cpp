@@ -14,10 +14,9 @@
 
 #include <cstring>
 
-#include "autograd/tensor.h"
+#include "backends/buffer.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cudnn_rnn_kernels.h"
-#include "layers/rnn/bptt.h"
 
 namespace loom::cuda {
 
@@ -28,7 +27,7 @@ struct CudnnRnn::Layer {
   cudnnDataType_t data_type = CUDNN_DATA_FLOAT;
   size_t weight_bytes = 0;
   std::vector<BlockCopy> plan;
-  Tensor plan_device;  // the plan's bytes on the device (i64 storage)
+  Buffer plan_device;  // the plan's bytes on the device
   int64_t max_block = 0;
   ~Layer() {
     if (rnn) cudnnDestroyRNNDescriptor(rnn);
@@ -37,9 +36,6 @@ struct CudnnRnn::Layer {
 
 namespace {
 
-Tensor device_bytes(size_t nbytes, Device dev) {
-  return Tensor::empty({static_cast<int64_t>((nbytes + 7) / 8)}, DType::i64, dev);
-}
 
 // The descriptors of one call (they carry this batch's lengths).
 struct CallDescriptors {
@@ -56,21 +52,20 @@ struct CallDescriptors {
 };
 
 struct CudnnWorkspace : RnnWorkspace {
-  std::shared_ptr<RnnWorkspace> fallback;  // set when the explicit BPTT ran instead
   CudnnRnn::Layer* layer = nullptr;
   std::vector<int32_t> lengths;  // cuDNN's per-row lengths (host)
-  Tensor seq;                    // (3B) int32: cuDNN lengths, run starts, run lengths
-  Tensor weights;                // the weight space
-  Tensor x_packed, y_packed;     // (B,T,F), (B,T,H)
-  Tensor reserve;
+  Buffer seq;                    // (3B) int32: cuDNN lengths, run starts, run lengths
+  Buffer weights;                // the weight space
+  Buffer x_packed, y_packed;     // (B,T,F), (B,T,H)
+  Buffer reserve;
   size_t work_bytes = 0, reserve_bytes = 0;  // training-mode sizes, for backward too
   std::unique_ptr<CallDescriptors> desc;
   RunArrays runs() const {
-    const int32_t* p = seq.device_data<int32_t>();
+    const int32_t* p = seq.as<int32_t>();
     const int64_t B = static_cast<int64_t>(lengths.size());
     return RunArrays{p + B, p + 2 * B};
   }
-  const int32_t* dev_lengths() const { return seq.device_data<int32_t>(); }
+  const int32_t* dev_lengths() const { return seq.as<int32_t>(); }
 };
 
 void make_call_descriptors(CallDescriptors& c, cudnnDataType_t dt, const RnnDesc& d,
@@ -147,8 +142,8 @@ CudnnRnn::Layer& CudnnRnn::layer_for(const RnnDesc& d) {
 
   // Ask cuDNN where each linear layer's matrix and bias live.
   const size_t elem = dtype_size(d.dtype);
-  Tensor probe = device_bytes(L->weight_bytes, backend_.device());
-  char* base = static_cast<char*>(probe.raw_data());
+  Buffer probe(backend_, L->weight_bytes);
+  char* base = probe.as<char>();
   const int G = static_cast<int>(d.gates());
   std::vector<cudnn_plan::LinearLayerOffsets> offsets(2 * G);
   cudnnTensorDescriptor_t mdesc = nullptr, bdesc = nullptr;
@@ -182,17 +177,17 @@ CudnnRnn::Layer& CudnnRnn::layer_for(const RnnDesc& d) {
                rnn_cell_kind_name(d.cell), c.dst_offset, c.rows * c.cols, L->weight_bytes);
   }
   const size_t plan_bytes = L->plan.size() * sizeof(BlockCopy);
-  L->plan_device = device_bytes(plan_bytes, backend_.device());
-  backend_.copy_from_host(L->plan.data(), L->plan_device.raw_data(), plan_bytes);
+  L->plan_device = Buffer(backend_, plan_bytes);
+  backend_.copy_from_host(L->plan.data(), L->plan_device.data(), plan_bytes);
   return *layers_.emplace(key, std::move(L)).first->second;
 }
 
-std::shared_ptr<RnnWorkspace> CudnnRnn::forward(const RnnDesc& d, const RnnForwardArgs& a) {
+RnnForwardResult CudnnRnn::forward(const RnnDesc& d, const RnnForwardArgs& a) {
   auto ws = std::make_shared<CudnnWorkspace>();
-  const Device dev = backend_.device();
   const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
+  const size_t elem = dtype_size(d.dtype);
 
-  // Runs from the mask (one transfer of B*T values); holes -> explicit BPTT.
+  // Runs from the mask (one transfer of B*T values); holes: declined.
   cudnn_plan::SequenceRuns runs;
   if (a.mask.data) {
     dispatch_floating(d.dtype, "cuDNN RNN mask", [&](auto tag) {
@@ -201,10 +196,7 @@ std::shared_ptr<RnnWorkspace> CudnnRnn::forward(const RnnDesc& d, const RnnForwa
       backend_.copy_to_host(a.mask.data, host.data(), host.size() * sizeof(M));
       runs = cudnn_plan::sequence_runs(host.data(), B, T, d.go_backwards);
     });
-    if (!runs.contiguous) {
-      ws->fallback = explicit_rnn_forward(backend_, d, a);
-      return ws;
-    }
+    if (!runs.contiguous) return RnnForwardResult::declined_call();
   } else {
     runs = cudnn_plan::sequence_runs<float>(nullptr, B, T, d.go_backwards);
   }
@@ -216,8 +208,8 @@ std::shared_ptr<RnnWorkspace> CudnnRnn::forward(const RnnDesc& d, const RnnForwa
   std::memcpy(seq.data(), ws->lengths.data(), B * sizeof(int32_t));
   std::memcpy(seq.data() + B, runs.start.data(), B * sizeof(int32_t));
   std::memcpy(seq.data() + 2 * B, runs.length.data(), B * sizeof(int32_t));
-  ws->seq = Tensor::empty({3 * B}, DType::i32, dev);
-  backend_.copy_from_host(seq.data(), ws->seq.raw_data(), seq.size() * sizeof(int32_t));
+  ws->seq = Buffer(backend_, seq.size() * sizeof(int32_t));
+  backend_.copy_from_host(seq.data(), ws->seq.data(), seq.size() * sizeof(int32_t));
 
   cudnnHandle_t h = handle();
   ws->desc = std::make_unique<CallDescriptors>();
@@ -225,101 +217,96 @@ std::shared_ptr<RnnWorkspace> CudnnRnn::forward(const RnnDesc& d, const RnnForwa
   const CallDescriptors& cd = *ws->desc;
 
   // Weights into the weight space.
-  ws->weights = device_bytes(L.weight_bytes, dev);
+  ws->weights = Buffer(backend_, L.weight_bytes);
   void* keras[3] = {a.kernel.data, a.recurrent_kernel.data, a.bias.data};
-  run_weight_plan(stream_, d.dtype, static_cast<const BlockCopy*>(L.plan_device.raw_data()),
-                  static_cast<int>(L.plan.size()), L.max_block, keras, ws->weights.raw_data(),
+  run_weight_plan(stream_, d.dtype, L.plan_device.as<const BlockCopy>(),
+                  static_cast<int>(L.plan.size()), L.max_block, keras, ws->weights.data(),
                   /*to_space=*/true);
 
-  ws->x_packed = Tensor::empty({B, T, F}, d.dtype, dev);
-  ws->y_packed = Tensor::empty({B, T, H}, d.dtype, dev);
+  ws->x_packed = Buffer(backend_, B * T * F * elem);
+  ws->y_packed = Buffer(backend_, B * T * H * elem);
   pack_inputs(stream_, d.dtype, a.x.data, a.input_dropout.data, ws->runs(),
-              ws->x_packed.raw_data(), B, T, F, d.go_backwards);
+              ws->x_packed.data(), B, T, F, d.go_backwards);
 
   const cudnnForwardMode_t mode = d.training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
   LOOM_CUDNN(cudnnGetRNNTempSpaceSizes(h, L.rnn, mode, cd.x, &ws->work_bytes, &ws->reserve_bytes));
   const size_t work_bytes = ws->work_bytes;
-  Tensor work = device_bytes(work_bytes, dev);
-  if (ws->reserve_bytes) ws->reserve = device_bytes(ws->reserve_bytes, dev);
+  Buffer work(backend_, work_bytes);
+  if (ws->reserve_bytes) ws->reserve = Buffer(backend_, ws->reserve_bytes);
   const bool lstm = d.cell == RnnCellKind::lstm;
   LOOM_CUDNN(cudnnRNNForward(
-      h, L.rnn, mode, ws->dev_lengths(), cd.x, ws->x_packed.raw_data(), cd.y,
-      ws->y_packed.raw_data(), cd.h, a.h0.data, a.hT.data, cd.h, lstm ? a.c0.data : nullptr,
-      lstm ? a.cT.data : nullptr, L.weight_bytes, ws->weights.raw_data(), work_bytes,
-      work.raw_data(), ws->reserve_bytes, ws->reserve_bytes ? ws->reserve.raw_data() : nullptr));
+      h, L.rnn, mode, ws->dev_lengths(), cd.x, ws->x_packed.data(), cd.y, ws->y_packed.data(),
+      cd.h, a.h0.data, a.hT.data, cd.h, lstm ? a.c0.data : nullptr, lstm ? a.cT.data : nullptr,
+      L.weight_bytes, ws->weights.data(), work_bytes, work.data(), ws->reserve_bytes,
+      ws->reserve.data()));
 
-  unpack_outputs(stream_, d.dtype, ws->y_packed.raw_data(), ws->runs(), a.y.data, B, T, H,
+  unpack_outputs(stream_, d.dtype, ws->y_packed.data(), ws->runs(), a.y.data, B, T, H,
                  d.return_sequences, d.zero_output_for_mask);
   // Rows that never ran keep their initial states (cuDNN ran one dummy step on them).
   select_empty_rows(stream_, d.dtype, a.hT.data, a.h0.data, ws->runs(), a.hT.data, B, H);
   if (lstm) select_empty_rows(stream_, d.dtype, a.cT.data, a.c0.data, ws->runs(), a.cT.data, B, H);
-  return ws;
+  return RnnForwardResult::ran(std::move(ws));
 }
 
 void CudnnRnn::backward(const RnnDesc& d, const RnnBackwardArgs& a, RnnWorkspace& workspace) {
   auto* ws = dynamic_cast<CudnnWorkspace*>(&workspace);
   LOOM_CHECK(ws != nullptr, "cuDNN RNN backward: the workspace was not made by its forward");
-  if (ws->fallback) {
-    explicit_rnn_backward(backend_, d, a, *ws->fallback);
-    return;
-  }
   LOOM_CHECK(ws->reserve_bytes > 0,
              "cuDNN RNN backward: the forward ran in inference mode (no reserve space)");
-  const Device dev = backend_.device();
   const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
+  const size_t elem = dtype_size(d.dtype);
   const bool lstm = d.cell == RnnCellKind::lstm;
   Layer& L = *ws->layer;
   const CallDescriptors& cd = *ws->desc;
   cudnnHandle_t h = handle();
   const RunArrays runs = ws->runs();
 
-  Tensor dy_packed = Tensor::empty({B, T, H}, d.dtype, dev);
+  Buffer dy_packed(backend_, B * T * H * elem);
   if (a.dy.data)
-    pack_output_grads(stream_, d.dtype, a.dy.data, runs, dy_packed.raw_data(), B, T, H,
+    pack_output_grads(stream_, d.dtype, a.dy.data, runs, dy_packed.data(), B, T, H,
                       d.return_sequences, d.zero_output_for_mask);
   else
-    LOOM_CUDA(cudaMemsetAsync(dy_packed.raw_data(), 0, B * T * H * dtype_size(d.dtype), stream_));
+    LOOM_CUDA(cudaMemsetAsync(dy_packed.data(), 0, B * T * H * elem, stream_));
   // Final-state cotangents, zero on rows that never ran (their dummy step must not count).
-  Tensor dhy, dcy;
+  Buffer dhy, dcy;
   if (a.dhT.data) {
-    dhy = Tensor::empty({B, H}, d.dtype, dev);
-    select_empty_rows(stream_, d.dtype, a.dhT.data, nullptr, runs, dhy.raw_data(), B, H);
+    dhy = Buffer(backend_, B * H * elem);
+    select_empty_rows(stream_, d.dtype, a.dhT.data, nullptr, runs, dhy.data(), B, H);
   }
   if (lstm && a.dcT.data) {
-    dcy = Tensor::empty({B, H}, d.dtype, dev);
-    select_empty_rows(stream_, d.dtype, a.dcT.data, nullptr, runs, dcy.raw_data(), B, H);
+    dcy = Buffer(backend_, B * H * elem);
+    select_empty_rows(stream_, d.dtype, a.dcT.data, nullptr, runs, dcy.data(), B, H);
   }
-  Tensor dx_packed = Tensor::empty({B, T, F}, d.dtype, dev);
-  Tensor dhx = a.dh0.data ? Tensor::empty({B, H}, d.dtype, dev) : Tensor();
-  Tensor dcx = lstm && a.dc0.data ? Tensor::empty({B, H}, d.dtype, dev) : Tensor();
-  auto ptr = [](const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+  Buffer dx_packed(backend_, B * T * F * elem);
+  Buffer dhx = a.dh0.data ? Buffer(backend_, B * H * elem) : Buffer();
+  Buffer dcx = lstm && a.dc0.data ? Buffer(backend_, B * H * elem) : Buffer();
 
   const size_t work_bytes = ws->work_bytes;  // the forward's (training mode) sizes
-  Tensor work = device_bytes(work_bytes, dev);
+  Buffer work(backend_, work_bytes);
   LOOM_CUDNN(cudnnRNNBackwardData_v8(
-      h, L.rnn, ws->dev_lengths(), cd.y, ws->y_packed.raw_data(), dy_packed.raw_data(), cd.x,
-      dx_packed.raw_data(), cd.h, a.fwd.h0.data, ptr(dhy), ptr(dhx), cd.h,
-      lstm ? a.fwd.c0.data : nullptr, ptr(dcy), ptr(dcx), L.weight_bytes, ws->weights.raw_data(),
-      work_bytes, work.raw_data(), ws->reserve_bytes, ws->reserve.raw_data()));
+      h, L.rnn, ws->dev_lengths(), cd.y, ws->y_packed.data(), dy_packed.data(), cd.x,
+      dx_packed.data(), cd.h, a.fwd.h0.data, dhy.data(), dhx.data(), cd.h,
+      lstm ? a.fwd.c0.data : nullptr, dcy.data(), dcx.data(), L.weight_bytes, ws->weights.data(),
+      work_bytes, work.data(), ws->reserve_bytes, ws->reserve.data()));
 
   if (a.dx.data)
-    unpack_input_grads(stream_, d.dtype, dx_packed.raw_data(), a.fwd.input_dropout.data, runs,
+    unpack_input_grads(stream_, d.dtype, dx_packed.data(), a.fwd.input_dropout.data, runs,
                        a.dx.data, B, T, F, d.go_backwards);
   if (a.dh0.data)
-    select_empty_rows(stream_, d.dtype, dhx.raw_data(), a.dhT.data, runs, a.dh0.data, B, H);
+    select_empty_rows(stream_, d.dtype, dhx.data(), a.dhT.data, runs, a.dh0.data, B, H);
   if (lstm && a.dc0.data)
-    select_empty_rows(stream_, d.dtype, dcx.raw_data(), a.dcT.data, runs, a.dc0.data, B, H);
+    select_empty_rows(stream_, d.dtype, dcx.data(), a.dcT.data, runs, a.dc0.data, B, H);
 
   if (a.dkernel.data || a.drecurrent_kernel.data || a.dbias.data) {
-    Tensor dweights = device_bytes(L.weight_bytes, dev);
-    LOOM_CUDA(cudaMemsetAsync(dweights.raw_data(), 0, L.weight_bytes, stream_));
+    Buffer dweights(backend_, L.weight_bytes);
+    LOOM_CUDA(cudaMemsetAsync(dweights.data(), 0, L.weight_bytes, stream_));
     LOOM_CUDNN(cudnnRNNBackwardWeights_v8(
-        h, L.rnn, CUDNN_WGRAD_MODE_ADD, ws->dev_lengths(), cd.x, ws->x_packed.raw_data(), cd.h,
-        a.fwd.h0.data, cd.y, ws->y_packed.raw_data(), L.weight_bytes, dweights.raw_data(),
-        work_bytes, work.raw_data(), ws->reserve_bytes, ws->reserve.raw_data()));
+        h, L.rnn, CUDNN_WGRAD_MODE_ADD, ws->dev_lengths(), cd.x, ws->x_packed.data(), cd.h,
+        a.fwd.h0.data, cd.y, ws->y_packed.data(), L.weight_bytes, dweights.data(),
+        work_bytes, work.data(), ws->reserve_bytes, ws->reserve.data()));
     void* keras[3] = {a.dkernel.data, a.drecurrent_kernel.data, a.dbias.data};
-    run_weight_plan(stream_, d.dtype, static_cast<const BlockCopy*>(L.plan_device.raw_data()),
-                    static_cast<int>(L.plan.size()), L.max_block, keras, dweights.raw_data(),
+    run_weight_plan(stream_, d.dtype, L.plan_device.as<const BlockCopy>(),
+                    static_cast<int>(L.plan.size()), L.max_block, keras, dweights.data(),
                     /*to_space=*/false);
   }
 }

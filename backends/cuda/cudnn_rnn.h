@@ -1,8 +1,9 @@
 // Whole-sequence recurrent layers on cuDNN (v9 API: cudnnRNNForward,
 // cudnnRNNBackwardData_v8, cudnnRNNBackwardWeights_v8) for the CUDA
-// backend. What cuDNN cannot run (cudnn_plan::unsupported_reason, or a
-// mask with holes) goes to the explicit BPTT on the same device, built from
-// the backend's cuBLAS GEMM and fused step kernels.
+// backend. What cuDNN cannot run is declined (cudnn_plan::unsupported_reason
+// by configuration, forward for a mask with holes); layers/rnn then runs the
+// explicit BPTT on the same device, built from the backend's cuBLAS GEMM and
+// fused step kernels.
 //
 // Dimension letters: B batch, T timesteps, F input features, H units,
 // G gates (GH = G*H).
@@ -20,11 +21,11 @@ namespace loom::cuda {
 
 class CudnnRnn {
  public:
-  // `backend` allocates the buffers (its caching allocator) and runs the
-  // explicit fallback; every call is enqueued on `stream`.
+  // `backend` allocates the buffers (its caching allocator); every call is
+  // enqueued on `stream`.
   CudnnRnn(Backend& backend, cudaStream_t stream);
   ~CudnnRnn();
-  std::shared_ptr<RnnWorkspace> forward(const RnnDesc& desc, const RnnForwardArgs& args);
+  RnnForwardResult forward(const RnnDesc& desc, const RnnForwardArgs& args);
   void backward(const RnnDesc& desc, const RnnBackwardArgs& args, RnnWorkspace& workspace);
 
   // One cuDNN RNN descriptor per layer configuration, with its weight-space

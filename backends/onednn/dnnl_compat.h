@@ -36,123 +36,134 @@ struct RnnPrimitiveDescs {
   dnnl::primitive_desc fwd, bwd;
 };
 
+namespace detail {
+
+// One builder per cell kind, each with its oneDNN 3.x and 2.x spelling: the
+// forward primitive descriptor for `fk` and, when training, the backward one
+// hinted by it.
+
+inline RnnPrimitiveDescs vanilla_rnn_descs(const dnnl::engine& eng, dnnl::prop_kind fk,
+                                           dnnl::algorithm activation, dnnl::rnn_direction dir,
+                                           bool training, const RnnMemoryDescs& m) {
+  using dnnl::prop_kind;
+  RnnPrimitiveDescs out;
+#if DNNL_VERSION_MAJOR >= 3
+  dnnl::vanilla_rnn_forward::primitive_desc f(eng, fk, activation, dir, m.src_layer, m.src_iter,
+                                              m.weights_layer, m.weights_iter, m.bias,
+                                              m.dst_layer, m.dst_iter);
+  out.fwd = f;
+  if (training)
+    out.bwd = dnnl::vanilla_rnn_backward::primitive_desc(
+        eng, prop_kind::backward, activation, dir, m.src_layer, m.src_iter, m.weights_layer,
+        m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer, m.diff_src_iter,
+        m.diff_weights_layer, m.diff_weights_iter, m.diff_bias, m.diff_dst_layer,
+        m.diff_dst_iter, f);
+#else
+  dnnl::vanilla_rnn_forward::primitive_desc f(
+      dnnl::vanilla_rnn_forward::desc(fk, activation, dir, m.src_layer, m.src_iter,
+                                      m.weights_layer, m.weights_iter, m.bias, m.dst_layer,
+                                      m.dst_iter),
+      eng);
+  out.fwd = f;
+  if (training)
+    out.bwd = dnnl::vanilla_rnn_backward::primitive_desc(
+        dnnl::vanilla_rnn_backward::desc(
+            prop_kind::backward, activation, dir, m.src_layer, m.src_iter, m.weights_layer,
+            m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer,
+            m.diff_src_iter, m.diff_weights_layer, m.diff_weights_iter, m.diff_bias,
+            m.diff_dst_layer, m.diff_dst_iter),
+        eng, f);
+#endif
+  return out;
+}
+
+inline RnnPrimitiveDescs lstm_descs(const dnnl::engine& eng, dnnl::prop_kind fk,
+                                    dnnl::rnn_direction dir, bool training,
+                                    const RnnMemoryDescs& m) {
+  using dnnl::prop_kind;
+  RnnPrimitiveDescs out;
+#if DNNL_VERSION_MAJOR >= 3
+  dnnl::lstm_forward::primitive_desc f(eng, fk, dir, m.src_layer, m.src_iter, m.src_iter_c,
+                                       m.weights_layer, m.weights_iter, m.bias, m.dst_layer,
+                                       m.dst_iter, m.dst_iter_c);
+  out.fwd = f;
+  if (training)
+    out.bwd = dnnl::lstm_backward::primitive_desc(
+        eng, prop_kind::backward, dir, m.src_layer, m.src_iter, m.src_iter_c, m.weights_layer,
+        m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c, m.diff_src_layer,
+        m.diff_src_iter, m.diff_src_iter_c, m.diff_weights_layer, m.diff_weights_iter,
+        m.diff_bias, m.diff_dst_layer, m.diff_dst_iter, m.diff_dst_iter_c, f);
+#else
+  dnnl::lstm_forward::primitive_desc f(
+      dnnl::lstm_forward::desc(fk, dir, m.src_layer, m.src_iter, m.src_iter_c, m.weights_layer,
+                               m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c),
+      eng);
+  out.fwd = f;
+  if (training)
+    out.bwd = dnnl::lstm_backward::primitive_desc(
+        dnnl::lstm_backward::desc(
+            prop_kind::backward, dir, m.src_layer, m.src_iter, m.src_iter_c, m.weights_layer,
+            m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c, m.diff_src_layer,
+            m.diff_src_iter, m.diff_src_iter_c, m.diff_weights_layer, m.diff_weights_iter,
+            m.diff_bias, m.diff_dst_layer, m.diff_dst_iter, m.diff_dst_iter_c),
+        eng, f);
+#endif
+  return out;
+}
+
+// GRU and linear-before-reset GRU take the same arguments:
+// Fwd/Bwd = gru_forward/gru_backward or lbr_gru_forward/lbr_gru_backward.
+template <typename Fwd, typename Bwd>
+RnnPrimitiveDescs gru_descs(const dnnl::engine& eng, dnnl::prop_kind fk, dnnl::rnn_direction dir,
+                            bool training, const RnnMemoryDescs& m) {
+  using dnnl::prop_kind;
+  RnnPrimitiveDescs out;
+#if DNNL_VERSION_MAJOR >= 3
+  typename Fwd::primitive_desc f(eng, fk, dir, m.src_layer, m.src_iter, m.weights_layer,
+                                 m.weights_iter, m.bias, m.dst_layer, m.dst_iter);
+  out.fwd = f;
+  if (training)
+    out.bwd = typename Bwd::primitive_desc(
+        eng, prop_kind::backward, dir, m.src_layer, m.src_iter, m.weights_layer,
+        m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer, m.diff_src_iter,
+        m.diff_weights_layer, m.diff_weights_iter, m.diff_bias, m.diff_dst_layer,
+        m.diff_dst_iter, f);
+#else
+  typename Fwd::primitive_desc f(
+      typename Fwd::desc(fk, dir, m.src_layer, m.src_iter, m.weights_layer, m.weights_iter,
+                         m.bias, m.dst_layer, m.dst_iter),
+      eng);
+  out.fwd = f;
+  if (training)
+    out.bwd = typename Bwd::primitive_desc(
+        typename Bwd::desc(prop_kind::backward, dir, m.src_layer, m.src_iter, m.weights_layer,
+                           m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer,
+                           m.diff_src_iter, m.diff_weights_layer, m.diff_weights_iter,
+                           m.diff_bias, m.diff_dst_layer, m.diff_dst_iter),
+        eng, f);
+#endif
+  return out;
+}
+
+}  // namespace detail
+
 inline RnnPrimitiveDescs make_rnn_primitive_descs(const dnnl::engine& eng, DnnlCell cell,
                                                   dnnl::algorithm activation,
                                                   dnnl::rnn_direction dir, bool training,
                                                   const RnnMemoryDescs& m) {
   using dnnl::prop_kind;
   const prop_kind fk = training ? prop_kind::forward_training : prop_kind::forward_inference;
-  RnnPrimitiveDescs out;
-#if DNNL_VERSION_MAJOR >= 3
   switch (cell) {
-    case DnnlCell::vanilla_rnn: {
-      dnnl::vanilla_rnn_forward::primitive_desc f(eng, fk, activation, dir, m.src_layer, m.src_iter,
-                                                  m.weights_layer, m.weights_iter, m.bias,
-                                                  m.dst_layer, m.dst_iter);
-      out.fwd = f;
-      if (training)
-        out.bwd = dnnl::vanilla_rnn_backward::primitive_desc(
-            eng, prop_kind::backward, activation, dir, m.src_layer, m.src_iter, m.weights_layer,
-            m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer, m.diff_src_iter,
-            m.diff_weights_layer, m.diff_weights_iter, m.diff_bias, m.diff_dst_layer,
-            m.diff_dst_iter, f);
-      break;
-    }
-    case DnnlCell::lstm: {
-      dnnl::lstm_forward::primitive_desc f(eng, fk, dir, m.src_layer, m.src_iter, m.src_iter_c,
-                                           m.weights_layer, m.weights_iter, m.bias, m.dst_layer,
-                                           m.dst_iter, m.dst_iter_c);
-      out.fwd = f;
-      if (training)
-        out.bwd = dnnl::lstm_backward::primitive_desc(
-            eng, prop_kind::backward, dir, m.src_layer, m.src_iter, m.src_iter_c, m.weights_layer,
-            m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c, m.diff_src_layer,
-            m.diff_src_iter, m.diff_src_iter_c, m.diff_weights_layer, m.diff_weights_iter,
-            m.diff_bias, m.diff_dst_layer, m.diff_dst_iter, m.diff_dst_iter_c, f);
-      break;
-    }
+    case DnnlCell::vanilla_rnn:
+      return detail::vanilla_rnn_descs(eng, fk, activation, dir, training, m);
+    case DnnlCell::lstm: return detail::lstm_descs(eng, fk, dir, training, m);
     case DnnlCell::gru:
-    case DnnlCell::lbr_gru: {
-      auto make = [&](auto fwd_tag, auto bwd_tag) {
-        using Fwd = decltype(fwd_tag);
-        using Bwd = decltype(bwd_tag);
-        typename Fwd::primitive_desc f(eng, fk, dir, m.src_layer, m.src_iter, m.weights_layer,
-                                       m.weights_iter, m.bias, m.dst_layer, m.dst_iter);
-        out.fwd = f;
-        if (training)
-          out.bwd = typename Bwd::primitive_desc(
-              eng, prop_kind::backward, dir, m.src_layer, m.src_iter, m.weights_layer,
-              m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer, m.diff_src_iter,
-              m.diff_weights_layer, m.diff_weights_iter, m.diff_bias, m.diff_dst_layer,
-              m.diff_dst_iter, f);
-      };
-      if (cell == DnnlCell::gru) make(dnnl::gru_forward{}, dnnl::gru_backward{});
-      else make(dnnl::lbr_gru_forward{}, dnnl::lbr_gru_backward{});
-      break;
-    }
+      return detail::gru_descs<dnnl::gru_forward, dnnl::gru_backward>(eng, fk, dir, training, m);
+    case DnnlCell::lbr_gru:
+      return detail::gru_descs<dnnl::lbr_gru_forward, dnnl::lbr_gru_backward>(eng, fk, dir,
+                                                                              training, m);
   }
-#else
-  switch (cell) {
-    case DnnlCell::vanilla_rnn: {
-      dnnl::vanilla_rnn_forward::primitive_desc f(
-          dnnl::vanilla_rnn_forward::desc(fk, activation, dir, m.src_layer, m.src_iter,
-                                          m.weights_layer, m.weights_iter, m.bias, m.dst_layer,
-                                          m.dst_iter),
-          eng);
-      out.fwd = f;
-      if (training)
-        out.bwd = dnnl::vanilla_rnn_backward::primitive_desc(
-            dnnl::vanilla_rnn_backward::desc(
-                prop_kind::backward, activation, dir, m.src_layer, m.src_iter, m.weights_layer,
-                m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer,
-                m.diff_src_iter, m.diff_weights_layer, m.diff_weights_iter, m.diff_bias,
-                m.diff_dst_layer, m.diff_dst_iter),
-            eng, f);
-      break;
-    }
-    case DnnlCell::lstm: {
-      dnnl::lstm_forward::primitive_desc f(
-          dnnl::lstm_forward::desc(fk, dir, m.src_layer, m.src_iter, m.src_iter_c,
-                                   m.weights_layer, m.weights_iter, m.bias, m.dst_layer,
-                                   m.dst_iter, m.dst_iter_c),
-          eng);
-      out.fwd = f;
-      if (training)
-        out.bwd = dnnl::lstm_backward::primitive_desc(
-            dnnl::lstm_backward::desc(
-                prop_kind::backward, dir, m.src_layer, m.src_iter, m.src_iter_c, m.weights_layer,
-                m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c, m.diff_src_layer,
-                m.diff_src_iter, m.diff_src_iter_c, m.diff_weights_layer, m.diff_weights_iter,
-                m.diff_bias, m.diff_dst_layer, m.diff_dst_iter, m.diff_dst_iter_c),
-            eng, f);
-      break;
-    }
-    case DnnlCell::gru:
-    case DnnlCell::lbr_gru: {
-      auto make = [&](auto fwd_tag, auto bwd_tag) {
-        using Fwd = decltype(fwd_tag);
-        using Bwd = decltype(bwd_tag);
-        typename Fwd::primitive_desc f(
-            typename Fwd::desc(fk, dir, m.src_layer, m.src_iter, m.weights_layer, m.weights_iter,
-                               m.bias, m.dst_layer, m.dst_iter),
-            eng);
-        out.fwd = f;
-        if (training)
-          out.bwd = typename Bwd::primitive_desc(
-              typename Bwd::desc(prop_kind::backward, dir, m.src_layer, m.src_iter,
-                                 m.weights_layer, m.weights_iter, m.bias, m.dst_layer, m.dst_iter,
-                                 m.diff_src_layer, m.diff_src_iter, m.diff_weights_layer,
-                                 m.diff_weights_iter, m.diff_bias, m.diff_dst_layer,
-                                 m.diff_dst_iter),
-              eng, f);
-      };
-      if (cell == DnnlCell::gru) make(dnnl::gru_forward{}, dnnl::gru_backward{});
-      else make(dnnl::lbr_gru_forward{}, dnnl::lbr_gru_backward{});
-      break;
-    }
-  }
-#endif
-  return out;
+  return {};
 }
 
 }  // namespace loom::onednn

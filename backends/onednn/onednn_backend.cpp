@@ -10,7 +10,7 @@
 
 namespace loom {
 
-OneDnnBackend::OneDnnBackend() : rnn_(std::make_unique<onednn::RnnRunner>()) {}
+OneDnnBackend::OneDnnBackend() : rnn_(std::make_unique<onednn::RnnRunner>(*this)) {}
 OneDnnBackend::~OneDnnBackend() = default;
 
 namespace {
@@ -55,20 +55,19 @@ void OneDnnBackend::gemm(const GemmDesc& g, const void* a, const void* b, void* 
 
 bool OneDnnBackend::supports_rnn(const RnnDesc& desc) const { return rnn_->supports(desc); }
 
-std::shared_ptr<RnnWorkspace> OneDnnBackend::rnn_forward(const RnnDesc& desc,
-                                                         const RnnForwardArgs& args) {
-  return rnn_->forward(*this, desc, args);
+RnnForwardResult OneDnnBackend::rnn_forward(const RnnDesc& desc, const RnnForwardArgs& args) {
+  return rnn_->forward(desc, args);
 }
 
 void OneDnnBackend::rnn_backward(const RnnDesc& desc, const RnnBackwardArgs& args,
                                  RnnWorkspace& workspace) {
-  rnn_->backward(*this, desc, args, workspace);
+  rnn_->backward(desc, args, workspace);
 }
 
 size_t OneDnnBackend::cached_rnn_plans() const { return rnn_->cached_plans(); }
 size_t OneDnnBackend::rnn_dense_calls() const { return rnn_->stats().dense_calls; }
 size_t OneDnnBackend::rnn_packed_calls() const { return rnn_->stats().packed_calls; }
-size_t OneDnnBackend::rnn_explicit_calls() const { return rnn_->stats().explicit_calls; }
+size_t OneDnnBackend::rnn_declined_calls() const { return rnn_->stats().declined_calls; }
 
 std::unique_ptr<Backend> make_onednn_backend() { return std::make_unique<OneDnnBackend>(); }
 

@@ -5,9 +5,9 @@
 //   - f32 GEMM through dnnl_sgemm (f64 stays on the reference GEMM: oneDNN
 //     has no f64 GEMM);
 //   - whole recurrent layers through oneDNN's fused RNN primitives
-//     (onednn_rnn.cpp) for the configurations supports_rnn accepts; the rest
-//     fall back to Loom's explicit BPTT, which then runs on this backend's
-//     GEMM and the reference fused gate kernels.
+//     (onednn_rnn.cpp) for the configurations supports_rnn accepts; for the
+//     rest, and the calls rnn_forward declines, layers/rnn runs Loom's
+//     explicit BPTT on this backend's GEMM and the reference fused gate kernels.
 // Element-wise, reduction, embedding and random kernels are the reference
 // ones (vectorized and OpenMP-threaded already; oneDNN's eltwise primitives
 // would add a primitive creation per shape for no gain), and so they share
@@ -35,8 +35,7 @@ class OneDnnBackend : public ReferenceBackend {
   void gemm(const GemmDesc& desc, const void* a, const void* b, void* c) override;
 
   bool supports_rnn(const RnnDesc& desc) const override;
-  std::shared_ptr<RnnWorkspace> rnn_forward(const RnnDesc& desc,
-                                            const RnnForwardArgs& args) override;
+  RnnForwardResult rnn_forward(const RnnDesc& desc, const RnnForwardArgs& args) override;
   void rnn_backward(const RnnDesc& desc, const RnnBackwardArgs& args,
                     RnnWorkspace& workspace) override;
 
@@ -44,10 +43,10 @@ class OneDnnBackend : public ReferenceBackend {
   // cached; for tests that check primitives are not rebuilt every step.
   size_t cached_rnn_plans() const;
   // How many rnn_forward calls took each path (dense primitive, packed
-  // primitive runs for a padding mask, explicit BPTT for a mask with holes).
+  // primitive runs for a padding mask, declined for a mask with holes).
   size_t rnn_dense_calls() const;
   size_t rnn_packed_calls() const;
-  size_t rnn_explicit_calls() const;
+  size_t rnn_declined_calls() const;
 
  private:
   std::unique_ptr<onednn::RnnRunner> rnn_;

@@ -16,7 +16,8 @@
 //            right padding, either direction, rows of any length, empty
 //            rows): rows sorted by length and packed, one primitive run per
 //            distinct length (see PackedWorkspace).
-//   explicit a mask with holes: Loom's explicit BPTT on this backend.
+//   declined a mask with holes, or every row empty: rnn_forward declines and
+//            layers/rnn runs the explicit BPTT on this backend's kernels.
 //
 // Layouts (oneDNN's names; rnn_layout.h for the weights):
 //   x (B,T,F) is oneDNN's `ntc` src_layer: described with strides, no copy.
@@ -31,10 +32,11 @@
 // Per shape (cell, activation, direction, B, T, F, H, training) one plan
 // holds the primitives, the layouts they chose and a buffer of zeros; plans
 // are cached, so a training loop builds them once. Scratch memory (oneDNN's
-// workspace, the saved states, reordered weights) comes from a pool, so
-// steps do not page-fault through fresh allocations.
+// workspace, the saved states, reordered weights) is a Buffer from the
+// backend's host allocator, which keeps freed large blocks, so steps do not
+// page-fault through fresh allocations.
 //
-// Semantics kept equal to the explicit BPTT (SEMANTICS.md):
+// Semantics kept equal to the explicit BPTT (docs/SEMANTICS.md):
 //   - input dropout multiplies x before the primitive (x_d = x * mask, a
 //     (B,F) mask shared by every step) and dx after it;
 //   - the last-step output y (without return_sequences) is hT, so its
@@ -53,10 +55,8 @@
 
 #include "backends/onednn/dnnl_compat.h"
 #include "backends/onednn/rnn_layout.h"
+#include "backends/buffer.h"
 #include "backends/reference/parallel.h"
-// For masks with holes rnn_forward runs the explicit BPTT itself (on this
-// backend's kernels), as bptt.h offers to backends that cover only some cases.
-#include "layers/rnn/bptt.h"
 
 namespace loom::onednn {
 namespace {
@@ -64,78 +64,6 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
-
-// ---- pooled scratch buffers ------------------------------------------------------------
-
-// Freed buffers kept for reuse, by size. Shared with every Buffer handed out,
-// so a workspace that outlives the backend still frees safely.
-struct PoolState {
-  static constexpr size_t kMaxKeptBytes = size_t{1} << 30;
-  std::mutex mu;
-  std::multimap<size_t, void*> free;
-  size_t kept_bytes = 0;
-  ~PoolState() {
-    for (auto& [bytes, p] : free) std::free(p);
-  }
-};
-
-class Buffer {
- public:
-  Buffer() = default;
-  Buffer(std::shared_ptr<PoolState> pool, void* p, size_t bytes)
-      : pool_(std::move(pool)), p_(p), bytes_(bytes) {}
-  Buffer(Buffer&& o) noexcept { *this = std::move(o); }
-  Buffer& operator=(Buffer&& o) noexcept {
-    if (this != &o) {
-      release();
-      pool_ = std::move(o.pool_);
-      p_ = std::exchange(o.p_, nullptr);
-      bytes_ = std::exchange(o.bytes_, 0);
-    }
-    return *this;
-  }
-  ~Buffer() { release(); }
-  float* f() const { return static_cast<float*>(p_); }
-  void* data() const { return p_; }
-  explicit operator bool() const { return p_ != nullptr; }
-
- private:
-  void release() {
-    if (!p_) return;
-    {
-      std::lock_guard<std::mutex> lock(pool_->mu);
-      if (pool_->kept_bytes + bytes_ <= PoolState::kMaxKeptBytes) {
-        pool_->free.emplace(bytes_, p_);
-        pool_->kept_bytes += bytes_;
-        p_ = nullptr;
-      }
-    }
-    if (p_) std::free(p_);
-    p_ = nullptr;
-  }
-  std::shared_ptr<PoolState> pool_;
-  void* p_ = nullptr;
-  size_t bytes_ = 0;
-};
-
-// A buffer of at least `bytes` (64-byte aligned): a kept one of up to twice
-// the size, else a new one.
-Buffer acquire(const std::shared_ptr<PoolState>& pool, size_t bytes) {
-  bytes = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-  {
-    std::lock_guard<std::mutex> lock(pool->mu);
-    auto it = pool->free.lower_bound(bytes);
-    if (it != pool->free.end() && it->first <= 2 * bytes) {
-      Buffer b(pool, it->second, it->first);
-      pool->kept_bytes -= it->first;
-      pool->free.erase(it);
-      return b;
-    }
-  }
-  void* p = std::aligned_alloc(64, bytes);
-  LOOM_CHECK(p != nullptr, "onednn rnn: out of memory allocating {} bytes", bytes);
-  return Buffer(pool, p, bytes);
-}
 
 // ---- plans ------------------------------------------------------------------------------
 
@@ -180,7 +108,7 @@ struct RnnPlan {
   Buffer zeros;  // read-only zeros for absent inputs: max(B*T*H, Gb*H) floats
 };
 
-std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, const std::shared_ptr<PoolState>& pool,
+std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, Backend& backend,
                                     const RnnDesc& d, const RnnKey& key) {
   auto p = std::make_shared<RnnPlan>();
   const int64_t B = key.B, T = key.T, F = key.F, H = key.H;
@@ -239,7 +167,7 @@ std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, const std::shared_p
                "onednn rnn: the backward primitive did not take the weight gradients in ldigo");
   }
   const size_t nz = static_cast<size_t>(std::max(B * T * H, p->Gb * H));
-  p->zeros = acquire(pool, nz * sizeof(float));
+  p->zeros = Buffer(backend, nz * sizeof(float));
   std::memset(p->zeros.data(), 0, nz * sizeof(float));
   return p;
 }
@@ -286,7 +214,7 @@ struct DnnlWorkspace : RnnWorkspace {
 // into segments (one per distinct L) of constant active rows, each one
 // primitive run that starts from the states the previous one ended with.
 // Work is proportional to the unmasked steps, and rows keep their states
-// over masked steps exactly as SEMANTICS.md requires (they are simply not
+// over masked steps exactly as docs/SEMANTICS.md requires (they are simply not
 // run there).
 struct Segment {
   std::shared_ptr<const RnnPlan> plan;
@@ -375,7 +303,8 @@ bool padding_runs(const RnnDesc& d, const float* mask, std::vector<int64_t>& sta
 struct RnnRunner::State {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{eng};
-  std::shared_ptr<PoolState> pool = std::make_shared<PoolState>();
+  Backend* backend;  // the oneDNN backend: scratch memory and small element-wise work
+  explicit State(Backend& be) : backend(&be) {}
   mutable std::mutex mu;  // guards plans and stats
   std::map<RnnKey, std::shared_ptr<RnnPlan>> plans;
   RnnRunner::Stats stats;
@@ -392,7 +321,7 @@ struct RnnRunner::State {
     // padded batches) must not grow the cache without bound; plans in use
     // stay alive through their workspaces.
     if (plans.size() >= 1024) plans.clear();
-    auto p = build_plan(eng, pool, d, key);
+    auto p = build_plan(eng, *backend, d, key);
     plans.emplace(key, p);
     return p;
   }
@@ -413,7 +342,7 @@ struct RnnRunner::State {
     if (to == w.user_md) return wrap(to, w.user);
     for (auto& [md, m] : w.made)
       if (md == to) return m;
-    w.hold.push_back(acquire(pool, to.get_size()));
+    w.hold.push_back(Buffer(*backend, to.get_size()));
     memory src = wrap(w.user_md, w.user), dst = wrap(to, w.hold.back().data());
     dnnl::reorder(src, dst).execute(stream, src, dst);
     w.made.emplace_back(to, dst);
@@ -469,11 +398,11 @@ struct RnnRunner::State {
   // converted into `hold` (LBR GRU), or zeros without a bias.
   const float* bias(const RnnDesc& d, const RnnPlan& p, const StridedView& user, Buffer& hold) {
     if (p.Gb != p.G) {
-      hold = acquire(pool, p.Gb * d.H * sizeof(float));
-      bias_keras_to_dnnl(d.cell, d.reset_after, ptr<const float>(user), d.H, hold.f());
-      return hold.f();
+      hold = Buffer(*backend, p.Gb * d.H * sizeof(float));
+      bias_keras_to_dnnl(d.cell, d.reset_after, ptr<const float>(user), d.H, hold.as<float>());
+      return hold.as<float>();
     }
-    return user.data ? ptr<const float>(user) : p.zeros.f();
+    return user.data ? ptr<const float>(user) : p.zeros.as<float>();
   }
 
   // Gradient buffers oneDNN adds into: the caller's where wanted, else
@@ -487,7 +416,7 @@ struct RnnRunner::State {
     const int64_t GH = p.G * d.H;
     auto out = [&](const StridedView& v, int64_t n, Buffer& hold) -> float* {
       float* o = v.data ? ptr<float>(v)
-                        : (hold = acquire(pool, n * sizeof(float)), hold.f());
+                        : (hold = Buffer(*backend, n * sizeof(float)), hold.as<float>());
       std::memset(o, 0, n * sizeof(float));
       return o;
     };
@@ -498,7 +427,7 @@ struct RnnRunner::State {
   }
 };
 
-RnnRunner::RnnRunner() : s_(std::make_unique<State>()) {}
+RnnRunner::RnnRunner(Backend& backend) : s_(std::make_unique<State>(backend)) {}
 RnnRunner::~RnnRunner() = default;
 
 size_t RnnRunner::cached_plans() const {
@@ -552,20 +481,20 @@ std::shared_ptr<RnnWorkspace> dense_forward(RnnRunner::State& s, const RnnDesc& 
   DenseRun r;
   r.x = ptr<const float>(a.x);
   if (a.input_dropout.data) {
-    ws->xd = acquire(s.pool, B * T * F * sizeof(float));
-    times_input_mask(r.x, ptr<const float>(a.input_dropout), ws->xd.f(), B, T, F);
-    r.x = ws->xd.f();
+    ws->xd = Buffer(*s.backend, B * T * F * sizeof(float));
+    times_input_mask(r.x, ptr<const float>(a.input_dropout), ws->xd.as<float>(), B, T, F);
+    r.x = ws->xd.as<float>();
   }
-  r.h0 = a.h0.data ? ptr<const float>(a.h0) : p.zeros.f();
-  r.c0 = a.c0.data ? ptr<const float>(a.c0) : p.zeros.f();
+  r.h0 = a.h0.data ? ptr<const float>(a.h0) : p.zeros.as<float>();
+  r.c0 = a.c0.data ? ptr<const float>(a.c0) : p.zeros.as<float>();
   r.bias = s.bias(d, p, a.bias, ws->bias);
-  ws->dst_layer = acquire(s.pool, B * T * H * sizeof(float));
-  ws->dst_iter = acquire(s.pool, B * H * sizeof(float));
-  if (p.lstm) ws->dst_iter_c = acquire(s.pool, B * H * sizeof(float));
-  if (d.training) ws->ws = acquire(s.pool, p.ws_md.get_size());
-  r.dst_layer = ws->dst_layer.f();
-  r.dst_iter = ws->dst_iter.f();
-  r.dst_iter_c = ws->dst_iter_c.f();
+  ws->dst_layer = Buffer(*s.backend, B * T * H * sizeof(float));
+  ws->dst_iter = Buffer(*s.backend, B * H * sizeof(float));
+  if (p.lstm) ws->dst_iter_c = Buffer(*s.backend, B * H * sizeof(float));
+  if (d.training) ws->ws = Buffer(*s.backend, p.ws_md.get_size());
+  r.dst_layer = ws->dst_layer.as<float>();
+  r.dst_iter = ws->dst_iter.as<float>();
+  r.dst_iter_c = ws->dst_iter_c.as<float>();
   r.ws = ws->ws.data();
   RnnRunner::State::Weights wl{ptr<const float>(a.kernel), p.wl_user, {}, {}};
   RnnRunner::State::Weights wi{ptr<const float>(a.recurrent_kernel), p.wi_user, {}, {}};
@@ -573,11 +502,11 @@ std::shared_ptr<RnnWorkspace> dense_forward(RnnRunner::State& s, const RnnDesc& 
   s.stream.wait();
 
   // Outputs in Loom's conventions.
-  copy_floats(ws->dst_iter.f(), ptr<float>(a.hT), B * H);
-  if (p.lstm) copy_floats(ws->dst_iter_c.f(), ptr<float>(a.cT), B * H);
-  if (!d.return_sequences) copy_floats(ws->dst_iter.f(), ptr<float>(a.y), B * H);
-  else if (d.go_backwards) reverse_time(ws->dst_layer.f(), ptr<float>(a.y), B, T, H);
-  else copy_floats(ws->dst_layer.f(), ptr<float>(a.y), B * T * H);
+  copy_floats(ws->dst_iter.as<float>(), ptr<float>(a.hT), B * H);
+  if (p.lstm) copy_floats(ws->dst_iter_c.as<float>(), ptr<float>(a.cT), B * H);
+  if (!d.return_sequences) copy_floats(ws->dst_iter.as<float>(), ptr<float>(a.y), B * H);
+  else if (d.go_backwards) reverse_time(ws->dst_layer.as<float>(), ptr<float>(a.y), B, T, H);
+  else copy_floats(ws->dst_layer.as<float>(), ptr<float>(a.y), B * T * H);
   if (!d.training) return nullptr;
   return ws;
 }
@@ -587,16 +516,16 @@ void dense_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs
   const RnnPlan& p = *w.plan;
   const RnnForwardArgs& f = a.fwd;
   const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
-  const float* zeros = p.zeros.f();
+  const float* zeros = p.zeros.as<float>();
 
   DenseRun r;
-  r.x = w.xd ? w.xd.f() : ptr<const float>(f.x);
+  r.x = w.xd ? w.xd.as<float>() : ptr<const float>(f.x);
   r.h0 = f.h0.data ? ptr<const float>(f.h0) : zeros;
   r.c0 = f.c0.data ? ptr<const float>(f.c0) : zeros;
-  r.bias = w.bias ? w.bias.f() : f.bias.data ? ptr<const float>(f.bias) : zeros;
-  r.dst_layer = w.dst_layer.f();
-  r.dst_iter = w.dst_iter.f();
-  r.dst_iter_c = w.dst_iter_c.f();
+  r.bias = w.bias ? w.bias.as<float>() : f.bias.data ? ptr<const float>(f.bias) : zeros;
+  r.dst_layer = w.dst_layer.as<float>();
+  r.dst_iter = w.dst_iter.as<float>();
+  r.dst_iter_c = w.dst_iter_c.as<float>();
   r.ws = w.ws.data();
 
   // Cotangents. The last-step output y is hT itself, so dy adds to dhT.
@@ -609,15 +538,15 @@ void dense_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs
   r.ddst_iter_c = dcT ? dcT : zeros;
   if (d.return_sequences && dy) {
     if (d.go_backwards) {
-      ddst_layer_hold = acquire(s.pool, B * T * H * sizeof(float));
-      reverse_time(dy, ddst_layer_hold.f(), B, T, H);
-      r.ddst_layer = ddst_layer_hold.f();
+      ddst_layer_hold = Buffer(*s.backend, B * T * H * sizeof(float));
+      reverse_time(dy, ddst_layer_hold.as<float>(), B, T, H);
+      r.ddst_layer = ddst_layer_hold.as<float>();
     } else {
       r.ddst_layer = dy;
     }
   } else if (dy) {
-    ddst_iter_hold = acquire(s.pool, B * H * sizeof(float));
-    float* di = ddst_iter_hold.f();
+    ddst_iter_hold = Buffer(*s.backend, B * H * sizeof(float));
+    float* di = ddst_iter_hold.as<float>();
     for (int64_t i = 0; i < B * H; ++i) di[i] = dy[i] + (dhT ? dhT[i] : 0.0f);
     r.ddst_iter = di;
   }
@@ -626,8 +555,8 @@ void dense_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs
   Buffer dx_hold, dh0_hold, dc0_hold;
   auto out_or_scratch = [&](const StridedView& v, int64_t n, Buffer& hold) -> float* {
     if (v.data) return ptr<float>(v);
-    hold = acquire(s.pool, n * sizeof(float));
-    return hold.f();
+    hold = Buffer(*s.backend, n * sizeof(float));
+    return hold.as<float>();
   };
   r.dx = out_or_scratch(a.dx, B * T * F, dx_hold);
   r.dh0 = out_or_scratch(a.dh0, B * H, dh0_hold);
@@ -652,16 +581,11 @@ void dense_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs
 
 // ---- the packed path: padding masks ---------------------------------------------------------
 
-std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc& d,
-                                             const RnnForwardArgs& a,
-                                             std::vector<int64_t> start,
-                                             std::vector<int64_t> length) {
-  const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
-  const bool lstm = d.cell == RnnCellKind::lstm;
-  auto ws = std::make_shared<PackedWorkspace>();
-  PackedWorkspace& w = *ws;
-  w.start = std::move(start);
-  w.length = std::move(length);
+// Sorts the rows longest first and cuts the packed steps into segments:
+// one per distinct positive length L, segment k covering packed steps
+// [L_{k-1}, L_k) with the rows whose length is at least L_k (a prefix of the
+// sorted rows).
+void plan_segments(PackedWorkspace& w, int64_t B) {
   w.order.resize(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b) w.order[static_cast<size_t>(b)] = b;
   std::stable_sort(w.order.begin(), w.order.end(),
@@ -670,7 +594,6 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
   for (int64_t r = 0; r < B; ++r) w.pos[static_cast<size_t>(w.order[r])] = r;
   w.last_segment.assign(static_cast<size_t>(B), -1);
 
-  // Segments: one per distinct positive length, shortest-first boundaries.
   std::vector<int64_t> lengths;
   for (int64_t L : w.length)
     if (L > 0) lengths.push_back(L);
@@ -689,77 +612,72 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
     if (w.length[b] > 0)
       w.last_segment[b] =
           std::lower_bound(lengths.begin(), lengths.end(), w.length[b]) - lengths.begin();
+}
 
-  // Initial states in sorted order.
-  const float* h0 = ptr<const float>(a.h0);
-  const float* c0 = ptr<const float>(a.c0);
-  auto sorted_states = [&](const float* src, Buffer& dst) {
-    dst = acquire(s.pool, B * H * sizeof(float));
-    for (int64_t r = 0; r < B; ++r) {
-      float* o = dst.f() + r * H;
-      if (src) std::memcpy(o, src + w.order[r] * H, H * sizeof(float));
-      else std::memset(o, 0, H * sizeof(float));
-    }
-  };
-  sorted_states(h0, w.h0);
-  if (lstm) sorted_states(c0, w.c0);
-
-  const float* x = ptr<const float>(a.x);
-  const float* mx = ptr<const float>(a.input_dropout);
-  auto time_of = [&](int64_t step) { return d.go_backwards ? T - 1 - step : step; };
-  RnnRunner::State::Weights wl{ptr<const float>(a.kernel), {}, {}, {}};
-  RnnRunner::State::Weights wi{ptr<const float>(a.recurrent_kernel), {}, {}, {}};
-  const float* bias = nullptr;
-  for (size_t k = 0; k < w.seg.size(); ++k) {
-    Segment& sg = w.seg[k];
-    // Every segment runs left to right: the packing already put each row's
-    // steps in processing order.
-    sg.plan = s.plan_for(d, sg.n, sg.len, false);
-    const RnnPlan& p = *sg.plan;
-    if (k == 0) {
-      wl.user_md = p.wl_user;
-      wi.user_md = p.wi_user;
-      bias = s.bias(d, p, a.bias, w.bias);
-    }
-    // Gather: packed x[r, j] = x[b, time_of(start_b + begin + j)] (* input mask).
-    sg.x = acquire(s.pool, sg.n * sg.len * F * sizeof(float));
-    ref::parallel_for(sg.n * sg.len, std::max<int64_t>(1, 16384 / F), [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t r = i / sg.len, j = i % sg.len, b = w.order[r];
-        const float* src = x + (b * T + time_of(w.start[b] + sg.begin + j)) * F;
-        float* dst = sg.x.f() + i * F;
-        if (mx) {
-          const float* m = mx + b * F;
-          for (int64_t q = 0; q < F; ++q) dst[q] = src[q] * m[q];
-        } else {
-          std::memcpy(dst, src, F * sizeof(float));
-        }
-      }
-    });
-    sg.dst_layer = acquire(s.pool, sg.n * sg.len * H * sizeof(float));
-    sg.dst_iter = acquire(s.pool, sg.n * H * sizeof(float));
-    if (lstm) sg.dst_iter_c = acquire(s.pool, sg.n * H * sizeof(float));
-    if (d.training) sg.ws = acquire(s.pool, p.ws_md.get_size());
-    DenseRun r;
-    r.x = sg.x.f();
-    // The first n rows of the previous segment's final states (a prefix: rows are sorted).
-    r.h0 = k == 0 ? w.h0.f() : w.seg[k - 1].dst_iter.f();
-    r.c0 = !lstm ? nullptr : k == 0 ? w.c0.f() : w.seg[k - 1].dst_iter_c.f();
-    r.bias = bias ? bias : p.zeros.f();
-    r.dst_layer = sg.dst_layer.f();
-    r.dst_iter = sg.dst_iter.f();
-    r.dst_iter_c = sg.dst_iter_c.f();
-    r.ws = sg.ws.data();
-    s.forward(p, r, wl, wi);
+// (B,H) states `src` (null = zeros) in sorted row order.
+Buffer sorted_states(Backend& be, const PackedWorkspace& w, const float* src, int64_t B,
+                     int64_t H) {
+  Buffer dst(be, B * H * sizeof(float));
+  for (int64_t r = 0; r < B; ++r) {
+    float* o = dst.as<float>() + r * H;
+    if (src) std::memcpy(o, src + w.order[r] * H, H * sizeof(float));
+    else std::memset(o, 0, H * sizeof(float));
   }
-  s.stream.wait();
+  return dst;
+}
 
-  // Outputs. Row b's packed step j sits in the segment holding j.
+// Moves (B,T,F) rows between the layer's time order and segment sg's packed
+// (n,len,F) block, times the (B,F) input mask `mx` when given:
+// packed[r, j] <-> seq[b, time_of(start_b + begin + j)] for b = order[r].
+enum class PackDirection { gather, scatter };
+void pack_segment(const RnnDesc& d, const PackedWorkspace& w, const Segment& sg,
+                  PackDirection dir, const float* mx, const float* src, float* dst) {
+  const int64_t T = d.T, F = d.F;
+  auto time_of = [&](int64_t step) { return d.go_backwards ? T - 1 - step : step; };
+  ref::parallel_for(sg.n * sg.len, std::max<int64_t>(1, 16384 / F), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r = i / sg.len, j = i % sg.len, b = w.order[r];
+      const int64_t seq_row = b * T + time_of(w.start[b] + sg.begin + j);
+      const float* in = dir == PackDirection::gather ? src + seq_row * F : src + i * F;
+      float* out = dir == PackDirection::gather ? dst + i * F : dst + seq_row * F;
+      if (mx) {
+        const float* m = mx + b * F;
+        for (int64_t q = 0; q < F; ++q) out[q] = in[q] * m[q];
+      } else {
+        std::memcpy(out, in, F * sizeof(float));
+      }
+    }
+  });
+}
+
+// The primitive run of segment k: it starts from the first n rows of the
+// previous segment's final states (a prefix: rows are sorted).
+DenseRun segment_run(const PackedWorkspace& w, size_t k, bool lstm, const float* bias) {
+  const Segment& sg = w.seg[k];
+  DenseRun r;
+  r.x = sg.x.as<float>();
+  r.h0 = k == 0 ? w.h0.as<float>() : w.seg[k - 1].dst_iter.as<float>();
+  r.c0 = !lstm ? nullptr : k == 0 ? w.c0.as<float>() : w.seg[k - 1].dst_iter_c.as<float>();
+  r.bias = bias ? bias : sg.plan->zeros.as<float>();
+  r.dst_layer = sg.dst_layer.as<float>();
+  r.dst_iter = sg.dst_iter.as<float>();
+  r.dst_iter_c = sg.dst_iter_c.as<float>();
+  r.ws = sg.ws.data();
+  return r;
+}
+
+// y, hT, cT from the segments' outputs, with Keras's rules for masked
+// steps: states carried over, outputs repeated (or zeros with
+// zero_output_for_mask, and before a row's first unmasked step).
+void write_packed_outputs(const RnnDesc& d, const RnnForwardArgs& a, const PackedWorkspace& w) {
+  const int64_t B = d.B, T = d.T, H = d.H;
+  const bool lstm = d.cell == RnnCellKind::lstm;
+  // Row b's packed step j sits in the segment holding j.
   auto packed_h = [&](int64_t b, int64_t j) -> const float* {
     size_t k = 0;
     while (j >= w.seg[k].begin + w.seg[k].len) ++k;
     const Segment& sg = w.seg[k];
-    return sg.dst_layer.f() + (w.pos[b] * sg.len + (j - sg.begin)) * H;
+    return sg.dst_layer.as<float>() + (w.pos[b] * sg.len + (j - sg.begin)) * H;
   };
   float* y = ptr<float>(a.y);
   float* hT = ptr<float>(a.hT);
@@ -768,10 +686,10 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
     const int64_t L = w.length[b], s0 = w.start[b], k = w.last_segment[b];
     const int64_t r = w.pos[b];
     // Final states: where the row's last segment left them, or the initial ones.
-    const float* h_end = L > 0 ? w.seg[k].dst_iter.f() + r * H : w.h0.f() + r * H;
+    const float* h_end = L > 0 ? w.seg[k].dst_iter.as<float>() + r * H : w.h0.as<float>() + r * H;
     std::memcpy(hT + b * H, h_end, H * sizeof(float));
     if (lstm) {
-      const float* c_end = L > 0 ? w.seg[k].dst_iter_c.f() + r * H : w.c0.f() + r * H;
+      const float* c_end = L > 0 ? w.seg[k].dst_iter_c.as<float>() + r * H : w.c0.as<float>() + r * H;
       std::memcpy(cT + b * H, c_end, H * sizeof(float));
     }
     if (!d.return_sequences) {
@@ -790,26 +708,63 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
       else std::memset(o, 0, H * sizeof(float));
     }
   }
+}
+
+std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc& d,
+                                             const RnnForwardArgs& a,
+                                             std::vector<int64_t> start,
+                                             std::vector<int64_t> length) {
+  const int64_t B = d.B, F = d.F, H = d.H;
+  const bool lstm = d.cell == RnnCellKind::lstm;
+  Backend& be = *s.backend;
+  auto ws = std::make_shared<PackedWorkspace>();
+  PackedWorkspace& w = *ws;
+  w.start = std::move(start);
+  w.length = std::move(length);
+  plan_segments(w, B);
+  w.h0 = sorted_states(be, w, ptr<const float>(a.h0), B, H);
+  if (lstm) w.c0 = sorted_states(be, w, ptr<const float>(a.c0), B, H);
+
+  RnnRunner::State::Weights wl{ptr<const float>(a.kernel), {}, {}, {}};
+  RnnRunner::State::Weights wi{ptr<const float>(a.recurrent_kernel), {}, {}, {}};
+  const float* bias = nullptr;
+  for (size_t k = 0; k < w.seg.size(); ++k) {
+    Segment& sg = w.seg[k];
+    // Every segment runs left to right: the packing already put each row's
+    // steps in processing order.
+    sg.plan = s.plan_for(d, sg.n, sg.len, false);
+    const RnnPlan& p = *sg.plan;
+    if (k == 0) {
+      wl.user_md = p.wl_user;
+      wi.user_md = p.wi_user;
+      bias = s.bias(d, p, a.bias, w.bias);
+    }
+    sg.x = Buffer(be, sg.n * sg.len * F * sizeof(float));
+    pack_segment(d, w, sg, PackDirection::gather, ptr<const float>(a.input_dropout),
+                 ptr<const float>(a.x), sg.x.as<float>());
+    sg.dst_layer = Buffer(be, sg.n * sg.len * H * sizeof(float));
+    sg.dst_iter = Buffer(be, sg.n * H * sizeof(float));
+    if (lstm) sg.dst_iter_c = Buffer(be, sg.n * H * sizeof(float));
+    if (d.training) sg.ws = Buffer(be, p.ws_md.get_size());
+    s.forward(p, segment_run(w, k, lstm, bias), wl, wi);
+  }
+  s.stream.wait();
+  write_packed_outputs(d, a, w);
   if (!d.training) return nullptr;
   return ws;
 }
 
-void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs& a,
-                     PackedWorkspace& w) {
-  const RnnForwardArgs& f = a.fwd;
-  const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
-  const bool lstm = d.cell == RnnCellKind::lstm;
+// The gradient reaching each row's last unmasked output from outside the
+// run: the final state's, plus the outputs that repeat it at later
+// (masked) steps or as the layer's last output. (B,H).
+Buffer gradients_at_run_ends(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
+                             const PackedWorkspace& w) {
+  const int64_t B = d.B, T = d.T, H = d.H;
   const float* dy = ptr<const float>(a.dy);
   const float* dhT = ptr<const float>(a.dhT);
-  const float* dcT = ptr<const float>(a.dcT);
-  auto time_of = [&](int64_t step) { return d.go_backwards ? T - 1 - step : step; };
-
-  // The gradient reaching each row's last unmasked output from outside the
-  // run: the final state's, plus the outputs that repeat it at later
-  // (masked) steps or as the layer's last output.
-  Buffer end_grad = acquire(s.pool, B * H * sizeof(float));
+  Buffer end_grad(be, B * H * sizeof(float));
   for (int64_t b = 0; b < B; ++b) {
-    float* e = end_grad.f() + b * H;
+    float* e = end_grad.as<float>() + b * H;
     for (int64_t q = 0; q < H; ++q) e[q] = dhT ? dhT[b * H + q] : 0.0f;
     const int64_t L = w.length[b], s0 = w.start[b];
     if (L == 0 || !dy) continue;
@@ -821,6 +776,61 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
         for (int64_t q = 0; q < H; ++q) e[q] += dy[(b * T + st) * H + q];
     }
   }
+  return end_grad;
+}
+
+// Segment k's final-state gradients (n,H): the rows that continue into the
+// next segment get `carried` (that segment's initial-state gradients), the
+// rows ending here get theirs from outside (`outside`, per original row;
+// null = zeros).
+Buffer segment_end_grads(Backend& be, const PackedWorkspace& w, size_t k, int64_t H,
+                         const Buffer& carried, const float* outside) {
+  const int64_t n = w.seg[k].n, n_next = k + 1 < w.seg.size() ? w.seg[k + 1].n : 0;
+  Buffer g(be, n * H * sizeof(float));
+  if (n_next) std::memcpy(g.as<float>(), carried.as<float>(), n_next * H * sizeof(float));
+  for (int64_t r = n_next; r < n; ++r) {
+    float* o = g.as<float>() + r * H;
+    if (outside) std::memcpy(o, outside + w.order[r] * H, H * sizeof(float));
+    else std::memset(o, 0, H * sizeof(float));
+  }
+  return g;
+}
+
+// Segment sg's output gradients (n,len,H) gathered from dy (B,T,H).
+Buffer segment_output_grads(Backend& be, const RnnDesc& d, const PackedWorkspace& w,
+                            const Segment& sg, const float* dy) {
+  const int64_t T = d.T, H = d.H;
+  Buffer g(be, sg.n * sg.len * H * sizeof(float));
+  for (int64_t r = 0; r < sg.n; ++r) {
+    const int64_t b = w.order[r];
+    for (int64_t j = 0; j < sg.len; ++j)
+      std::memcpy(g.as<float>() + (r * sg.len + j) * H, dy + (b * T + w.start[b] + sg.begin + j) * H,
+                  H * sizeof(float));
+  }
+  return g;
+}
+
+// Initial-state gradients: from the first segment, or for a row with no
+// unmasked step straight from its final state's.
+void packed_initial_grads(const PackedWorkspace& w, int64_t B, int64_t H, const StridedView& out,
+                          const float* from_first, const float* outside) {
+  if (!out.data) return;
+  float* o = ptr<float>(out);
+  for (int64_t b = 0; b < B; ++b) {
+    if (w.length[b] > 0) std::memcpy(o + b * H, from_first + w.pos[b] * H, H * sizeof(float));
+    else if (outside) std::memcpy(o + b * H, outside + b * H, H * sizeof(float));
+    else std::memset(o + b * H, 0, H * sizeof(float));
+  }
+}
+
+void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs& a,
+                     PackedWorkspace& w) {
+  const RnnForwardArgs& f = a.fwd;
+  const int64_t B = d.B, T = d.T, F = d.F, H = d.H;
+  const bool lstm = d.cell == RnnCellKind::lstm;
+  Backend& be = *s.backend;
+  const float* dy = ptr<const float>(a.dy);
+  const Buffer end_grad = gradients_at_run_ends(be, d, a, w);
 
   RnnRunner::State::WeightGrads g;
   const RnnPlan& p0 = *w.seg.front().plan;
@@ -829,7 +839,7 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
   if (dx) std::memset(dx, 0, B * T * F * sizeof(float));
   RnnRunner::State::Weights wl{ptr<const float>(f.kernel), p0.wl_user, {}, {}};
   RnnRunner::State::Weights wi{ptr<const float>(f.recurrent_kernel), p0.wi_user, {}, {}};
-  const float* bias = w.bias ? w.bias.f() : f.bias.data ? ptr<const float>(f.bias) : nullptr;
+  const float* bias = w.bias ? w.bias.as<float>() : f.bias.data ? ptr<const float>(f.bias) : nullptr;
 
   // Segments last to first; dsrc carries the gradient of the states a
   // segment started from into the previous segment's end.
@@ -837,53 +847,22 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
   for (size_t k = w.seg.size(); k-- > 0;) {
     const Segment& sg = w.seg[k];
     const RnnPlan& p = *sg.plan;
-    const int64_t n = sg.n, n_next = k + 1 < w.seg.size() ? w.seg[k + 1].n : 0;
-    Buffer ddst_layer, ddst_iter, ddst_iter_c, dxs, dh, dc;
-    // Final-state gradients: continuing rows from the next segment, rows
-    // ending here from outside.
-    ddst_iter = acquire(s.pool, n * H * sizeof(float));
-    if (n_next) std::memcpy(ddst_iter.f(), dsrc.f(), n_next * H * sizeof(float));
-    for (int64_t r = n_next; r < n; ++r)
-      std::memcpy(ddst_iter.f() + r * H, end_grad.f() + w.order[r] * H, H * sizeof(float));
-    if (lstm) {
-      ddst_iter_c = acquire(s.pool, n * H * sizeof(float));
-      if (n_next) std::memcpy(ddst_iter_c.f(), dsrc_c.f(), n_next * H * sizeof(float));
-      for (int64_t r = n_next; r < n; ++r) {
-        float* o = ddst_iter_c.f() + r * H;
-        if (dcT) std::memcpy(o, dcT + w.order[r] * H, H * sizeof(float));
-        else std::memset(o, 0, H * sizeof(float));
-      }
-    }
-    const float* ddl = p.zeros.f();
-    if (d.return_sequences && dy) {
-      ddst_layer = acquire(s.pool, n * sg.len * H * sizeof(float));
-      for (int64_t r = 0; r < n; ++r) {
-        const int64_t b = w.order[r];
-        for (int64_t j = 0; j < sg.len; ++j)
-          std::memcpy(ddst_layer.f() + (r * sg.len + j) * H,
-                      dy + (b * T + w.start[b] + sg.begin + j) * H, H * sizeof(float));
-      }
-      ddl = ddst_layer.f();
-    }
-    dxs = acquire(s.pool, n * sg.len * F * sizeof(float));
-    dh = acquire(s.pool, n * H * sizeof(float));
-    if (lstm) dc = acquire(s.pool, n * H * sizeof(float));
+    const Buffer ddst_iter = segment_end_grads(be, w, k, H, dsrc, end_grad.as<float>());
+    const Buffer ddst_iter_c =
+        lstm ? segment_end_grads(be, w, k, H, dsrc_c, ptr<const float>(a.dcT)) : Buffer();
+    const Buffer ddst_layer =
+        d.return_sequences && dy ? segment_output_grads(be, d, w, sg, dy) : Buffer();
+    Buffer dxs(be, sg.n * sg.len * F * sizeof(float));
+    Buffer dh(be, sg.n * H * sizeof(float));
+    Buffer dc = lstm ? Buffer(be, sg.n * H * sizeof(float)) : Buffer();
 
-    DenseRun r;
-    r.x = sg.x.f();
-    r.h0 = k == 0 ? w.h0.f() : w.seg[k - 1].dst_iter.f();
-    r.c0 = !lstm ? nullptr : k == 0 ? w.c0.f() : w.seg[k - 1].dst_iter_c.f();
-    r.bias = bias ? bias : p.zeros.f();
-    r.dst_layer = sg.dst_layer.f();
-    r.dst_iter = sg.dst_iter.f();
-    r.dst_iter_c = sg.dst_iter_c.f();
-    r.ws = sg.ws.data();
-    r.ddst_layer = ddl;
-    r.ddst_iter = ddst_iter.f();
-    r.ddst_iter_c = ddst_iter_c.f();
-    r.dx = dxs.f();
-    r.dh0 = dh.f();
-    r.dc0 = dc.f();
+    DenseRun r = segment_run(w, k, lstm, bias);
+    r.ddst_layer = ddst_layer ? ddst_layer.as<float>() : p.zeros.as<float>();
+    r.ddst_iter = ddst_iter.as<float>();
+    r.ddst_iter_c = ddst_iter_c.as<float>();
+    r.dx = dxs.as<float>();
+    r.dh0 = dh.as<float>();
+    r.dc0 = dc.as<float>();
     r.dwl = g.dwl;
     r.dwi = g.dwi;
     r.db = g.db;
@@ -891,39 +870,15 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
     s.stream.wait();
 
     // Scatter the packed dx back to (B,T,F), times the input mask.
-    if (dx) {
-      const float* mx = ptr<const float>(f.input_dropout);
-      ref::parallel_for(n * sg.len, std::max<int64_t>(1, 16384 / F), [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          const int64_t rr = i / sg.len, j = i % sg.len, b = w.order[rr];
-          const float* src = dxs.f() + i * F;
-          float* dst = dx + (b * T + time_of(w.start[b] + sg.begin + j)) * F;
-          if (mx) {
-            const float* m = mx + b * F;
-            for (int64_t q = 0; q < F; ++q) dst[q] = src[q] * m[q];
-          } else {
-            std::memcpy(dst, src, F * sizeof(float));
-          }
-        }
-      });
-    }
+    if (dx)
+      pack_segment(d, w, sg, PackDirection::scatter, ptr<const float>(f.input_dropout),
+                   dxs.as<float>(), dx);
     dsrc = std::move(dh);
     dsrc_c = std::move(dc);
   }
 
-  // Initial-state gradients: from the first segment, or for a row with no
-  // unmasked step straight from its final state's.
-  auto initial_grad = [&](const StridedView& out, const float* from_first, const float* outside) {
-    if (!out.data) return;
-    float* o = ptr<float>(out);
-    for (int64_t b = 0; b < B; ++b) {
-      if (w.length[b] > 0) std::memcpy(o + b * H, from_first + w.pos[b] * H, H * sizeof(float));
-      else if (outside) std::memcpy(o + b * H, outside + b * H, H * sizeof(float));
-      else std::memset(o + b * H, 0, H * sizeof(float));
-    }
-  };
-  initial_grad(a.dh0, dsrc.f(), dhT);
-  if (lstm) initial_grad(a.dc0, dsrc_c.f(), dcT);
+  packed_initial_grads(w, B, H, a.dh0, dsrc.as<float>(), ptr<const float>(a.dhT));
+  if (lstm) packed_initial_grads(w, B, H, a.dc0, dsrc_c.as<float>(), ptr<const float>(a.dcT));
   if (a.dbias.data && g.db != ptr<float>(a.dbias))
     diff_bias_dnnl_to_keras(d.cell, d.reset_after, g.db, H, ptr<float>(a.dbias));
 }
@@ -932,44 +887,47 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
 
 // ---- dispatch ---------------------------------------------------------------------------------
 
-std::shared_ptr<RnnWorkspace> RnnRunner::forward(Backend& be, const RnnDesc& d,
-                                                 const RnnForwardArgs& a) {
+RnnForwardResult RnnRunner::forward(const RnnDesc& d, const RnnForwardArgs& a) {
   LOOM_CHECK(supports(d), "onednn rnn_forward: unsupported configuration ({} {})",
              rnn_cell_kind_name(d.cell), rnn_activation_name(d.activation));
   State& s = *s_;
+  auto count = [&](size_t Stats::*path) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    ++(s.stats.*path);
+  };
   if (a.mask.data) {
     std::vector<int64_t> start, length;
     if (!padding_runs(d, ptr<const float>(a.mask), start, length)) {
-      // Holes: the explicit BPTT, on this backend's GEMM (bptt.h invites a
-      // backend covering only some cases to call it).
-      { std::lock_guard<std::mutex> lock(s.mu); ++s.stats.explicit_calls; }
-      return explicit_rnn_forward(be, d, a);
+      // Holes: no primitive run computes them; the explicit BPTT does.
+      count(&Stats::declined_calls);
+      return RnnForwardResult::declined_call();
     }
     const bool all_full =
         std::all_of(length.begin(), length.end(), [&](int64_t L) { return L == d.T; });
     if (!all_full) {
-      { std::lock_guard<std::mutex> lock(s.mu); ++s.stats.packed_calls; }
-      if (std::all_of(length.begin(), length.end(), [](int64_t L) { return L == 0; }))
-        // Nothing runs: states stay, outputs are zeros. The explicit BPTT
-        // handles that degenerate case without a zero-step primitive.
-        return explicit_rnn_forward(be, d, a);
-      return packed_forward(s, d, a, std::move(start), std::move(length));
+      if (std::all_of(length.begin(), length.end(), [](int64_t L) { return L == 0; })) {
+        // Nothing runs: states stay, outputs are zeros. Declined rather
+        // than run as a zero-step primitive.
+        count(&Stats::declined_calls);
+        return RnnForwardResult::declined_call();
+      }
+      count(&Stats::packed_calls);
+      return RnnForwardResult::ran(packed_forward(s, d, a, std::move(start), std::move(length)));
     }
     // A mask with no masked step changes nothing: the dense path.
   }
-  { std::lock_guard<std::mutex> lock(s.mu); ++s.stats.dense_calls; }
-  return dense_forward(s, d, a);
+  count(&Stats::dense_calls);
+  return RnnForwardResult::ran(dense_forward(s, d, a));
 }
 
-void RnnRunner::backward(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
-                         RnnWorkspace& workspace) {
+void RnnRunner::backward(const RnnDesc& d, const RnnBackwardArgs& a, RnnWorkspace& workspace) {
   if (auto* w = dynamic_cast<DnnlWorkspace*>(&workspace)) {
     LOOM_CHECK(w->ws, "onednn rnn_backward: the forward pass was not in training mode");
     dense_backward(*s_, d, a, *w);
   } else if (auto* pw = dynamic_cast<PackedWorkspace*>(&workspace)) {
     packed_backward(*s_, d, a, *pw);
   } else {
-    explicit_rnn_backward(be, d, a, workspace);
+    fail("onednn rnn_backward: the workspace was not made by this backend's rnn_forward");
   }
 }
 

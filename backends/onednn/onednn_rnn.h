@@ -12,28 +12,26 @@ namespace loom::onednn {
 
 class RnnRunner {
  public:
-  RnnRunner();
+  explicit RnnRunner(Backend& backend);  // scratch memory and element-wise work
   ~RnnRunner();
   RnnRunner(const RnnRunner&) = delete;
   RnnRunner& operator=(const RnnRunner&) = delete;
 
-  // Whether the primitive computes exactly what SEMANTICS.md defines for
+  // Whether the primitive computes exactly what docs/SEMANTICS.md defines for
   // `desc` (see the comment on the definition for what it declines).
   bool supports(const RnnDesc& desc) const;
-  // Backend::rnn_forward / rnn_backward for a supported desc. `be` runs the
-  // small element-wise pieces around the primitive.
-  std::shared_ptr<RnnWorkspace> forward(Backend& be, const RnnDesc& desc,
-                                        const RnnForwardArgs& args);
-  void backward(Backend& be, const RnnDesc& desc, const RnnBackwardArgs& args,
-                RnnWorkspace& workspace);
+  // Backend::rnn_forward / rnn_backward for a supported desc; forward
+  // declines masks with holes (and masks with every row empty).
+  RnnForwardResult forward(const RnnDesc& desc, const RnnForwardArgs& args);
+  void backward(const RnnDesc& desc, const RnnBackwardArgs& args, RnnWorkspace& workspace);
 
   size_t cached_plans() const;
 
   // Which path each rnn_forward took, for tests and benchmarks: one
   // primitive run over the whole batch, packed primitive runs for a padding
-  // mask, or the explicit BPTT for a mask with holes.
+  // mask, or declined (a mask with holes: the explicit BPTT runs instead).
   struct Stats {
-    size_t dense_calls = 0, packed_calls = 0, explicit_calls = 0;
+    size_t dense_calls = 0, packed_calls = 0, declined_calls = 0;
   };
   Stats stats() const;
 

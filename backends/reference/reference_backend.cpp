@@ -381,42 +381,17 @@ void reduce_columns(ReduceOp op, const T* x, int64_t rows, int64_t rs, int64_t n
   }
 }
 
-}  // namespace
+// The axes of one reduction after merging (merge_reduce_axes): all of them
+// in order, the kept ones (the outputs) and the reduced ones.
+struct ReducePlan {
+  ReduceDim dims[kMaxDims], kept[kMaxDims], red[kMaxDims];
+  int nd = 0, nk = 0, nr = 0;
+  int64_t n_out = 1, n_red = 1;  // outputs, and elements reduced into each
 
-void ReferenceBackend::reduce(ReduceOp op, const StridedView& src, const StridedView& dst) {
-  check_same_dtype("reduce", src, dst);
-  LOOM_CHECK(src.ndim == dst.ndim, "reduce: ndim mismatch {} vs {}", src.ndim, dst.ndim);
-  // Merge axes: size-1 axes drop out, and neighbouring axes of the same kind
-  // (both reduced, or both kept) merge when their strides nest, so a
-  // contiguous tensor becomes at most a few runs of kept and reduced axes.
-  ReduceDim dims[kMaxDims];
-  int nd = 0;
-  for (int d = 0; d < src.ndim; ++d) {
-    const bool red = dst.shape[d] == 1 && src.shape[d] != 1;
-    if (!red)
-      LOOM_CHECK(dst.shape[d] == src.shape[d], "reduce: dst extent {} vs src extent {} at axis {}",
-                 dst.shape[d], src.shape[d], d);
-    if (src.shape[d] == 1) continue;
-    const ReduceDim x{src.shape[d], src.strides[d], red ? 0 : dst.strides[d], red};
-    ReduceDim* last = nd > 0 ? &dims[nd - 1] : nullptr;
-    if (last && last->red == red && last->ss == x.ss * x.n && (red || last->ds == x.ds * x.n)) {
-      last->n *= x.n;
-      last->ss = x.ss;
-      last->ds = x.ds;
-    } else {
-      dims[nd++] = x;
-    }
-  }
-  // Kept axes in order (the outputs), and the reduced ones.
-  ReduceDim kept[kMaxDims], red[kMaxDims];
-  int nk = 0, nr = 0;
-  for (int d = 0; d < nd; ++d) (dims[d].red ? red[nr++] : kept[nk++]) = dims[d];
-  int64_t n_out = 1, n_red = 1;
-  for (int i = 0; i < nk; ++i) n_out *= kept[i].n;
-  for (int i = 0; i < nr; ++i) n_red *= red[i].n;
-  // Offsets (src, dst) of the first element of output o over kept axes
-  // [0, upto).
-  auto out_offsets = [&](int64_t o, int upto, int64_t& so, int64_t& dof) {
+  bool last_reduced() const { return nd > 0 && dims[nd - 1].red; }
+  // Offsets (src so, dst dof) of the first element of output o over kept
+  // axes [0, upto).
+  LOOM_ALWAYS_INLINE void out_offsets(int64_t o, int upto, int64_t& so, int64_t& dof) const {
     so = dof = 0;
     for (int i = upto - 1; i >= 0; --i) {
       const int64_t idx = o % kept[i].n;
@@ -424,69 +399,116 @@ void ReferenceBackend::reduce(ReduceOp op, const StridedView& src, const Strided
       so += idx * kept[i].ss;
       dof += idx * kept[i].ds;
     }
-  };
+  }
+};
 
+// Merges axes: size-1 axes drop out, and neighbouring axes of the same kind
+// (both reduced, or both kept) merge when their strides nest, so a
+// contiguous tensor becomes at most a few runs of kept and reduced axes.
+void merge_reduce_axes(const StridedView& src, const StridedView& dst, ReducePlan& p) {
+  for (int d = 0; d < src.ndim; ++d) {
+    const bool red = dst.shape[d] == 1 && src.shape[d] != 1;
+    if (!red)
+      LOOM_CHECK(dst.shape[d] == src.shape[d], "reduce: dst extent {} vs src extent {} at axis {}",
+                 dst.shape[d], src.shape[d], d);
+    if (src.shape[d] == 1) continue;
+    const ReduceDim x{src.shape[d], src.strides[d], red ? 0 : dst.strides[d], red};
+    ReduceDim* last = p.nd > 0 ? &p.dims[p.nd - 1] : nullptr;
+    if (last && last->red == red && last->ss == x.ss * x.n && (red || last->ds == x.ds * x.n)) {
+      last->n *= x.n;
+      last->ss = x.ss;
+      last->ds = x.ds;
+    } else {
+      p.dims[p.nd++] = x;
+    }
+  }
+  for (int d = 0; d < p.nd; ++d) (p.dims[d].red ? p.red[p.nr++] : p.kept[p.nk++]) = p.dims[d];
+  for (int i = 0; i < p.nk; ++i) p.n_out *= p.kept[i].n;
+  for (int i = 0; i < p.nr; ++i) p.n_red *= p.red[i].n;
+}
+
+// Over the last axis (per-row sums): one contiguous run per output.
+// Needs one reduced axis, the last, of unit stride.
+template <typename T>
+void reduce_last_axis(ReduceOp op, const ReducePlan& p, const T* s, T* d) {
+  ref::parallel_for(p.n_out, std::max<int64_t>(1, 16384 / p.n_red), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      int64_t so, dof;
+      p.out_offsets(o, p.nk, so, dof);
+      d[dof] = reduce_run<T>(op, s + so, p.n_red);
+    }
+  });
+}
+
+// Over leading axes of contiguous rows (bias gradients): the reduced axis
+// sits right before a unit-stride kept axis; whole rows are accumulated.
+template <typename T>
+void reduce_leading_axis(ReduceOp op, const ReducePlan& p, const T* s, T* d) {
+  const int64_t inner = p.kept[p.nk - 1].n, outer = p.n_out / inner;
+  constexpr int64_t kCols = 512;
+  const int64_t col_blocks = (inner + kCols - 1) / kCols;
+  ref::parallel_for(outer * col_blocks,
+                    std::max<int64_t>(1, 65536 / (p.n_red * std::min(inner, kCols))),
+                    [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / col_blocks, j0 = t % col_blocks * kCols;
+      int64_t so, dof;
+      p.out_offsets(o, p.nk - 1, so, dof);
+      reduce_columns<T>(op, s + so + j0, p.n_red, p.red[0].ss, std::min(kCols, inner - j0),
+                        d + dof + j0);
+    }
+  });
+}
+
+// Any layout: each output walks its reduced axes with an odometer.
+template <typename T>
+void reduce_any_axes(ReduceOp op, const ReducePlan& p, const T* s, T* d) {
+  ref::parallel_for(p.n_out, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.n_red, 1)),
+                    [&](int64_t begin, int64_t end) {
+    const int nr = p.nr;
+    const int64_t n_red = p.n_red;
+    const ReduceDim* red = p.red;
+    for (int64_t o = begin; o < end; ++o) {
+      int64_t so, dof;
+      p.out_offsets(o, p.nk, so, dof);
+      int64_t idx[kMaxDims] = {};
+      int64_t off = so;
+      SumAcc<T> sum = 0;
+      T m = reduce_start<T>(op);
+      for (int64_t r = 0; r < n_red; ++r) {
+        const T v = s[off];
+        if (op == ReduceOp::sum) sum += static_cast<SumAcc<T>>(v);
+        else m = op == ReduceOp::max ? max_step(m, v) : min_step(m, v);
+        for (int i = nr - 1; i >= 0; --i) {  // advance the odometer
+          off += red[i].ss;
+          if (++idx[i] < red[i].n) break;
+          off -= red[i].n * red[i].ss;
+          idx[i] = 0;
+        }
+      }
+      d[dof] = op == ReduceOp::sum ? static_cast<T>(sum) : m;
+    }
+  });
+}
+
+}  // namespace
+
+void ReferenceBackend::reduce(ReduceOp op, const StridedView& src, const StridedView& dst) {
+  check_same_dtype("reduce", src, dst);
+  LOOM_CHECK(src.ndim == dst.ndim, "reduce: ndim mismatch {} vs {}", src.ndim, dst.ndim);
+  ReducePlan p;
+  merge_reduce_axes(src, dst, p);
   dispatch_dtype(src.dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* s = src.ptr<T>();
     T* d = dst.ptr<T>();
-    const bool last_reduced = nd > 0 && dims[nd - 1].red;
-
-    // Over the last axis (per-row sums): one contiguous run per output.
-    if (nr == 1 && last_reduced && red[0].ss == 1) {
-      ref::parallel_for(n_out, std::max<int64_t>(1, 16384 / n_red), [&](int64_t b, int64_t e) {
-        for (int64_t o = b; o < e; ++o) {
-          int64_t so, dof;
-          out_offsets(o, nk, so, dof);
-          d[dof] = reduce_run<T>(op, s + so, n_red);
-        }
-      });
-      return;
-    }
-    // Over leading axes of contiguous rows (bias gradients): the reduced axis
-    // sits right before a unit-stride kept axis; whole rows are accumulated.
-    if (nr == 1 && nd >= 2 && dims[nd - 2].red && !last_reduced && dims[nd - 1].ss == 1 &&
-        dims[nd - 1].ds == 1) {
-      const int64_t inner = kept[nk - 1].n, outer = n_out / inner;
-      constexpr int64_t kCols = 512;
-      const int64_t col_blocks = (inner + kCols - 1) / kCols;
-      ref::parallel_for(outer * col_blocks,
-                        std::max<int64_t>(1, 65536 / (n_red * std::min(inner, kCols))),
-                        [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {
-          const int64_t o = t / col_blocks, j0 = t % col_blocks * kCols;
-          int64_t so, dof;
-          out_offsets(o, nk - 1, so, dof);
-          reduce_columns<T>(op, s + so + j0, n_red, red[0].ss, std::min(kCols, inner - j0),
-                            d + dof + j0);
-        }
-      });
-      return;
-    }
-    // Anything else: each output walks its reduced axes with an odometer.
-    ref::parallel_for(n_out, std::max<int64_t>(1, 16384 / std::max<int64_t>(n_red, 1)),
-                      [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o) {
-        int64_t so, dof;
-        out_offsets(o, nk, so, dof);
-        int64_t idx[kMaxDims] = {};
-        int64_t off = so;
-        SumAcc<T> sum = 0;
-        T m = reduce_start<T>(op);
-        for (int64_t r = 0; r < n_red; ++r) {
-          const T v = s[off];
-          if (op == ReduceOp::sum) sum += static_cast<SumAcc<T>>(v);
-          else m = op == ReduceOp::max ? max_step(m, v) : min_step(m, v);
-          for (int i = nr - 1; i >= 0; --i) {  // advance the odometer
-            off += red[i].ss;
-            if (++idx[i] < red[i].n) break;
-            off -= red[i].n * red[i].ss;
-            idx[i] = 0;
-          }
-        }
-        d[dof] = op == ReduceOp::sum ? static_cast<T>(sum) : m;
-      }
-    });
+    if (p.nr == 1 && p.last_reduced() && p.red[0].ss == 1)
+      reduce_last_axis<T>(op, p, s, d);
+    else if (p.nr == 1 && p.nd >= 2 && p.dims[p.nd - 2].red && !p.last_reduced() &&
+             p.dims[p.nd - 1].ss == 1 && p.dims[p.nd - 1].ds == 1)
+      reduce_leading_axis<T>(op, p, s, d);
+    else
+      reduce_any_axes<T>(op, p, s, d);
   });
 }
 

@@ -1,5 +1,5 @@
 // Bidirectional: a recurrent layer run forward and a copy run backward,
-// merged (Keras semantics, shared/SEMANTICS.md).
+// merged (Keras semantics, docs/SEMANTICS.md).
 //
 // Dimension letters: B batch, T timesteps, F input features, H units.
 #include "layers/rnn/bidirectional.h"

@@ -13,7 +13,8 @@
 // Forward (what is saved for backward in brackets):
 //   G  = x_d W + b_in                         one GEMM, (B*T,F) x (F,GH)
 //   per step:  hu = Hd[t] U                   (B,H) x (H,GH)
-//              fused kernel: gates, states, mask, output  [G[t] activated, X1[t]]
+//              fused kernel: gates, states, mask, output  [G[t] activated, and
+//              LSTM act(c'), GRU reset_after hu_h or reset_before r h_d]
 //              (GRU reset_before: a second GEMM (r h_d) U_h and kernel phase)
 // Backward (dh carries d(state), dh_rec the last GEMM's d h_d):
 //   per step t = T-1 .. 0:  fused kernel -> dA[t]; dh_rec = dA_rec[t] U^T
@@ -82,16 +83,24 @@ T* at(const StridedView& v) {
 
 // What the explicit forward keeps for its backward. Everything is contiguous.
 struct ExplicitWorkspace : RnnWorkspace {
-  Tensor xd;  // (B,T,F) x times the input dropout mask; undefined without (x is read)
-  Tensor G;   // (B,T,GH) activated gates
-  Tensor Hp;  // (B,T,H) state entering the step that reads time t
-  Tensor Hd;  // (B,T,H) Hp times the recurrent mask (Hp itself without)
-  Tensor Cp;  // (B,T,H) LSTM cell state entering the step
-  Tensor X1;  // (B,T,H) LSTM act(c'), GRU reset_after ah_h, reset_before r h_d
+  Tensor xd;     // (B,T,F) x times the input dropout mask; undefined without (x is read)
+  Tensor G;      // (B,T,GH) activated gates
+  Tensor Hp;     // (B,T,H) state entering the step that reads time t
+  Tensor Hd;     // (B,T,H) Hp times the recurrent mask (Hp itself without)
+  Tensor Cp;     // (B,T,H) LSTM: cell state entering the step
+  Tensor act_c;  // (B,T,H) LSTM: act(c') of the step
+  Tensor hu_h;   // (B,T,H) GRU reset_after: h_d U_h + br_h of the step
+  Tensor rh;     // (B,T,H) GRU reset_before: r * h_d of the step
 };
 
 bool is_gru_before(const RnnDesc& d) { return d.cell == RnnCellKind::gru && !d.reset_after; }
 bool is_gru_after(const RnnDesc& d) { return d.cell == RnnCellKind::gru && d.reset_after; }
+
+// The typed data of a workspace tensor (null when it was not made).
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.device_data<T>() : nullptr;
+}
 
 // ---- forward ---------------------------------------------------------------------------
 
@@ -107,8 +116,10 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
   T* G = ws.G.device_data<T>();
   T* Hp = ws.Hp.device_data<T>();
   T* Hd = ws.Hd.device_data<T>();
-  T* Cp = lstm ? ws.Cp.device_data<T>() : nullptr;
-  T* X1 = ws.X1.device_data<T>();
+  T* Cp = data_or_null<T>(ws.Cp);
+  T* act_c = data_or_null<T>(ws.act_c);
+  T* hu_h = data_or_null<T>(ws.hu_h);
+  T* rh = data_or_null<T>(ws.rh);
   const T* x = ws.xd.defined() ? ws.xd.device_data<T>() : at<T>(a.x);
   const T* W = at<T>(a.kernel);
   const T* U = at<T>(a.recurrent_kernel);
@@ -163,13 +174,13 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
     if (lstm) st.c_next = last ? rows(cT, H) : rows(Cp + tn * H, ldS);
     if (mh && !last) st.hd_next = rows(Hd + tn * H, ldS);
     st.out = d.return_sequences ? rows(y + s * H, ldS) : rows(y, H);
-    if (lstm) st.act_c = rows(X1 + t * H, ldS);
-    if (is_gru_after(d)) st.hu_h = rows(X1 + t * H, ldS);
-    if (is_gru_before(d)) st.rh = rows(X1 + t * H, ldS);
+    if (act_c) st.act_c = rows(act_c + t * H, ldS);
+    if (hu_h) st.hu_h = rows(hu_h + t * H, ldS);
+    if (rh) st.rh = rows(rh + t * H, ldS);
     be.rnn_gates_forward(d, st);
     if (is_gru_before(d)) {
       // (r h_d) U_h needs this step's r: the second half of the step.
-      gemm<T>(be, false, false, B, H, H, X1 + t * H, ldS, U + 2 * H, GH, hu, GH, 0.0);
+      gemm<T>(be, false, false, B, H, H, rh + t * H, ldS, U + 2 * H, GH, hu, GH, 0.0);
       st.phase = 1;
       be.rnn_gates_forward(d, st);
     }
@@ -178,66 +189,99 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
 
 // ---- backward --------------------------------------------------------------------------
 
-// Writes the wanted gradients of a (views with data null are not wanted)
-// from the cotangents a.dy, a.dhT, a.dcT (null = zeros).
+// The typed pointers and carried gradients of one backward pass. dh carries
+// d(state) from step to step, dh_rec the gradient of the last step's h_d
+// (what its recurrent GEMM sends back), dc the LSTM cell state's, dout the
+// gradient of an output repeated over masked steps.
 template <typename T>
-void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
-                   const ExplicitWorkspace& ws) {
-  const int64_t B = d.B, T_ = d.T, F = d.F, H = d.H, GH = d.gates() * H;
-  const int64_t ldS = T_ * H, ldG = T_ * GH;
-  const DType dt = d.dtype;
-  const bool lstm = d.cell == RnnCellKind::lstm;
-  auto time_of = [&](int64_t s) { return d.go_backwards ? T_ - 1 - s : s; };
+struct BackwardPass {
+  Backend& be;
+  const RnnDesc& d;
+  const RnnBackwardArgs& a;
+  const ExplicitWorkspace& ws;
+  int64_t B, T_, F, H, GH, ldS, ldG;
+  DType dt;
+  bool lstm;
+  // saved by the forward pass
+  const T *G, *Hp, *Hd, *Cp, *act_c, *hu_h, *rh, *x;
+  // forward inputs and cotangents
+  const T *W, *U, *mask, *mx, *mh, *dy, *dhT, *dcT;
+  // dA: input-side pre-activation gradients (B,T,GH); dAr: the recurrent
+  // side, which differs only for GRU reset_after (its h gate is scaled by r
+  // there). Ut: U^T (GH,H), see allocate().
+  Tensor dA_buf, dAr_buf, dh_buf, dhrec_buf, dc_buf, dout_buf, drh_buf, ut_buf;
+  T *dA = nullptr, *dAr = nullptr, *dh = nullptr, *dh_rec = nullptr, *dc = nullptr,
+    *dout = nullptr, *drh = nullptr, *db = nullptr;
+  const T* Ut = nullptr;
 
-  const T* G = ws.G.device_data<T>();
-  const T* Hp = ws.Hp.device_data<T>();
-  const T* Hd = ws.Hd.device_data<T>();
-  const T* Cp = lstm ? ws.Cp.device_data<T>() : nullptr;
-  const T* X1 = ws.X1.device_data<T>();
-  const T* x = ws.xd.defined() ? ws.xd.device_data<T>() : at<T>(a.fwd.x);
-  const T* W = at<T>(a.fwd.kernel);
-  const T* U = at<T>(a.fwd.recurrent_kernel);
-  const T* mask = at<T>(a.fwd.mask);
-  const T* mx = at<T>(a.fwd.input_dropout);
-  const T* mh = at<T>(a.fwd.recurrent_dropout);
-  const T* dy = at<T>(a.dy);
-  const T* dhT = at<T>(a.dhT);
-  const T* dcT = at<T>(a.dcT);
-
-  // dA: input-side pre-activation gradients; dAr: recurrent side (differs
-  // only for GRU reset_after, whose h gate is scaled by r on that side).
-  Tensor dA_buf = Tensor::empty({B, T_, GH}, dt, be.device());
-  Tensor dAr_buf = is_gru_after(d) ? Tensor::empty({B, T_, GH}, dt, be.device()) : dA_buf;
-  T* dA = dA_buf.device_data<T>();
-  T* dAr = dAr_buf.device_data<T>();
-  Tensor dh_buf = Tensor::empty({B, H}, dt, be.device());
-  Tensor dhrec_buf = Tensor::empty({B, H}, dt, be.device());
-  T* dh = dh_buf.device_data<T>();
-  T* dh_rec = dhrec_buf.device_data<T>();
-  if (dhT) be.copy(mat_view(dhT, dt, B, H, H), dh_buf.view());
-  else be.fill(dh_buf.view(), 0.0);
-  Tensor dc_buf, dout_buf, drh_buf;
-  if (lstm) {
-    dc_buf = Tensor::empty({B, H}, dt, be.device());
-    if (dcT) be.copy(mat_view(dcT, dt, B, H, H), dc_buf.view());
-    else be.fill(dc_buf.view(), 0.0);
+  BackwardPass(Backend& be_, const RnnDesc& d_, const RnnBackwardArgs& a_,
+               const ExplicitWorkspace& ws_)
+      : be(be_), d(d_), a(a_), ws(ws_), B(d.B), T_(d.T), F(d.F), H(d.H), GH(d.gates() * d.H),
+        ldS(d.T * d.H), ldG(d.T * d.gates() * d.H), dt(d.dtype),
+        lstm(d.cell == RnnCellKind::lstm) {
+    G = ws.G.device_data<T>();
+    Hp = ws.Hp.device_data<T>();
+    Hd = ws.Hd.device_data<T>();
+    Cp = data_or_null<T>(ws.Cp);
+    act_c = data_or_null<T>(ws.act_c);
+    hu_h = data_or_null<T>(ws.hu_h);
+    rh = data_or_null<T>(ws.rh);
+    x = ws.xd.defined() ? ws.xd.device_data<T>() : at<T>(a.fwd.x);
+    W = at<T>(a.fwd.kernel);
+    U = at<T>(a.fwd.recurrent_kernel);
+    mask = at<T>(a.fwd.mask);
+    mx = at<T>(a.fwd.input_dropout);
+    mh = at<T>(a.fwd.recurrent_dropout);
+    dy = at<T>(a.dy);
+    dhT = at<T>(a.dhT);
+    dcT = at<T>(a.dcT);
   }
-  // An output repeated over masked steps sends its gradient back to the
-  // step that produced it; zero_output_for_mask cuts that path.
-  if (mask && !d.zero_output_for_mask) dout_buf = Tensor::zeros({B, H}, dt, be.device());
-  if (is_gru_before(d)) drh_buf = Tensor::empty({B, H}, dt, be.device());
-  const bool need_dh0 = a.dh0.data != nullptr;
-  // U^T (GH,H) once per sequence: the per-step products d h_d = dA U^T then
-  // read a row-major operand, which the GEMM packs by plain row copies; as a
-  // transposed operand it would be gathered column by column at every step.
-  Tensor ut_buf = Tensor::empty({GH, H}, dt, be.device());
-  be.copy(mat_view(U, dt, GH, H, 1, GH), ut_buf.view());
-  const T* Ut = ut_buf.device_data<T>();
-  // The step kernels accumulate db (GRU reset_after: row 0 input side, row 1 recurrent side).
-  T* db = at<T>(a.dbias);
-  if (db) be.fill(a.dbias, 0.0);
 
-  for (int64_t s = T_ - 1; s >= 0; --s) {
+  int64_t time_of(int64_t s) const { return d.go_backwards ? T_ - 1 - s : s; }
+
+  // The carried gradients start from the final states' cotangents.
+  void allocate() {
+    const Device dev = be.device();
+    dA_buf = Tensor::empty({B, T_, GH}, dt, dev);
+    dAr_buf = is_gru_after(d) ? Tensor::empty({B, T_, GH}, dt, dev) : dA_buf;
+    dA = dA_buf.device_data<T>();
+    dAr = dAr_buf.device_data<T>();
+    dh_buf = Tensor::empty({B, H}, dt, dev);
+    dhrec_buf = Tensor::empty({B, H}, dt, dev);
+    dh = dh_buf.device_data<T>();
+    dh_rec = dhrec_buf.device_data<T>();
+    if (dhT) be.copy(mat_view(dhT, dt, B, H, H), dh_buf.view());
+    else be.fill(dh_buf.view(), 0.0);
+    if (lstm) {
+      dc_buf = Tensor::empty({B, H}, dt, dev);
+      if (dcT) be.copy(mat_view(dcT, dt, B, H, H), dc_buf.view());
+      else be.fill(dc_buf.view(), 0.0);
+      dc = dc_buf.device_data<T>();
+    }
+    // An output repeated over masked steps sends its gradient back to the
+    // step that produced it; zero_output_for_mask cuts that path.
+    if (mask && !d.zero_output_for_mask) {
+      dout_buf = Tensor::zeros({B, H}, dt, dev);
+      dout = dout_buf.device_data<T>();
+    }
+    if (is_gru_before(d)) {
+      drh_buf = Tensor::empty({B, H}, dt, dev);
+      drh = drh_buf.device_data<T>();
+    }
+    // U^T (GH,H) once per sequence: the per-step products d h_d = dA U^T then
+    // read a row-major operand, which the GEMM packs by plain row copies; as a
+    // transposed operand it would be gathered column by column at every step.
+    ut_buf = Tensor::empty({GH, H}, dt, dev);
+    be.copy(mat_view(U, dt, GH, H, 1, GH), ut_buf.view());
+    Ut = ut_buf.device_data<T>();
+    // The step kernels accumulate db (GRU reset_after: row 0 input side, row 1 recurrent side).
+    db = at<T>(a.dbias);
+    if (db) be.fill(a.dbias, 0.0);
+  }
+
+  // Processing step s (input time t): the fused kernel turns dh (and dc) into
+  // dA[t], then the recurrent GEMM sends d h_d back into dh_rec.
+  void step(int64_t s) {
     const int64_t t = time_of(s);
     RnnStepBackward st;
     st.gates = rows(G + t * GH, ldG);
@@ -245,16 +289,16 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
     st.hd_prev = rows(Hd + t * H, ldS);
     if (lstm) {
       st.c_prev = rows(Cp + t * H, ldS);
-      st.act_c = rows(X1 + t * H, ldS);
-      st.dc = rows(dc_buf.device_data<T>(), H);
+      st.act_c = rows(act_c + t * H, ldS);
+      st.dc = rows(dc, H);
     }
-    if (is_gru_after(d)) st.hu_h = rows(X1 + t * H, ldS);
+    if (hu_h) st.hu_h = rows(hu_h + t * H, ldS);
     st.mask = mask ? mask + t : nullptr;
     st.mask_stride = T_;
     st.zero_output_for_mask = d.zero_output_for_mask;
     if (dy && d.return_sequences) st.dy = rows(dy + s * H, ldS);
     else if (dy && s == T_ - 1) st.dy = rows(dy, H);
-    if (dout_buf.defined()) st.dout = rows(dout_buf.device_data<T>(), H);
+    if (dout) st.dout = rows(dout, H);
     st.dh = rows(dh, H);
     if (s < T_ - 1) st.dh_rec = rows(dh_rec, H);
     if (mh) st.rec_mask = rows(mh, H);
@@ -264,9 +308,8 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
     if (db && is_gru_after(d)) st.db_rec = db + GH;
     be.rnn_gates_backward(d, st);
 
-    const bool need_rec = s > 0 || need_dh0;  // d h_d of this step is wanted
+    const bool need_rec = s > 0 || a.dh0.data != nullptr;  // d h_d of this step is wanted
     if (is_gru_before(d)) {
-      T* drh = drh_buf.device_data<T>();
       // drh = dA_h U_h^T, then phase 1 turns it into dA_r and dh_rec = r drh
       gemm<T>(be, false, false, B, H, H, dA + t * GH + 2 * H, ldG, Ut + 2 * H * H, H, drh, H, 0.0);
       st.phase = 1;
@@ -280,30 +323,48 @@ void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
     }
   }
 
-  const StridedView bh = mat_view(dh_rec, dt, B, H, H);
-  if (need_dh0) {
-    // d h0 = dh (direct and carried) + mh * d h_d of the first step's product
-    if (mh) be.binary(BinaryOp::mul, bh, mat_view(mh, dt, B, H, H), bh);
-    be.copy(mat_view(dh, dt, B, H, H), a.dh0);
-    be.axpby(1.0, bh, 1.0, a.dh0);
+  // d h0 = dh (direct and carried) + mh * d h_d of the first step's product; d c0 = dc.
+  void initial_state_grads() {
+    const StridedView bh = mat_view(dh_rec, dt, B, H, H);
+    if (a.dh0.data) {
+      if (mh) be.binary(BinaryOp::mul, bh, mat_view(mh, dt, B, H, H), bh);
+      be.copy(mat_view(dh, dt, B, H, H), a.dh0);
+      be.axpby(1.0, bh, 1.0, a.dh0);
+    }
+    if (a.dc0.data) be.copy(dc_buf.view(), a.dc0);
   }
-  if (a.dc0.data) be.copy(dc_buf.view(), a.dc0);
-  if (T* dW = at<T>(a.dkernel))  // dW (F,GH) = x_d^T dA over all B*T rows
-    gemm<T>(be, true, false, F, GH, B * T_, x, F, dA, GH, dW, GH, 0.0);
-  if (T* dU = at<T>(a.drecurrent_kernel)) {
-    if (is_gru_before(d)) {
-      // dU_zr = Hd^T dA_zr;  dU_h = (r h_d)^T dA_h
-      gemm<T>(be, true, false, H, 2 * H, B * T_, Hd, H, dA, GH, dU, GH, 0.0);
-      gemm<T>(be, true, false, H, H, B * T_, X1, H, dA + 2 * H, GH, dU + 2 * H, GH, 0.0);
-    } else {
-      gemm<T>(be, true, false, H, GH, B * T_, Hd, H, dAr, GH, dU, GH, 0.0);
+
+  // The weight and input gradients over all timesteps: one GEMM each.
+  void weight_and_input_grads() {
+    if (T* dW = at<T>(a.dkernel))  // dW (F,GH) = x_d^T dA over all B*T rows
+      gemm<T>(be, true, false, F, GH, B * T_, x, F, dA, GH, dW, GH, 0.0);
+    if (T* dU = at<T>(a.drecurrent_kernel)) {
+      if (is_gru_before(d)) {
+        // dU_zr = Hd^T dA_zr;  dU_h = (r h_d)^T dA_h
+        gemm<T>(be, true, false, H, 2 * H, B * T_, Hd, H, dA, GH, dU, GH, 0.0);
+        gemm<T>(be, true, false, H, H, B * T_, rh, H, dA + 2 * H, GH, dU + 2 * H, GH, 0.0);
+      } else {
+        gemm<T>(be, true, false, H, GH, B * T_, Hd, H, dAr, GH, dU, GH, 0.0);
+      }
+    }
+    if (T* dx = at<T>(a.dx)) {
+      // dx (B*T,F) = dA W^T, times the input mask (the same (B,F) row at every t)
+      gemm<T>(be, false, true, B * T_, F, GH, dA, GH, W, GH, dx, F, 0.0);
+      if (mx) be.binary(BinaryOp::mul, a.dx, over_time(mx, a.dx, F), a.dx);
     }
   }
-  if (T* dx = at<T>(a.dx)) {
-    // dx (B*T,F) = dA W^T, times the input mask (the same (B,F) row at every t)
-    gemm<T>(be, false, true, B * T_, F, GH, dA, GH, W, GH, dx, F, 0.0);
-    if (mx) be.binary(BinaryOp::mul, a.dx, over_time(mx, a.dx, F), a.dx);
-  }
+};
+
+// Writes the wanted gradients of a (views with data null are not wanted)
+// from the cotangents a.dy, a.dhT, a.dcT (null = zeros).
+template <typename T>
+void backward_pass(Backend& be, const RnnDesc& d, const RnnBackwardArgs& a,
+                   const ExplicitWorkspace& ws) {
+  BackwardPass<T> pass(be, d, a, ws);
+  pass.allocate();
+  for (int64_t s = d.T - 1; s >= 0; --s) pass.step(s);
+  pass.initial_state_grads();
+  pass.weight_and_input_grads();
 }
 
 // ---- checks ------------------------------------------------------------------------------
@@ -391,8 +452,14 @@ std::shared_ptr<RnnWorkspace> explicit_rnn_forward(Backend& be, const RnnDesc& d
   ws->G = Tensor::empty({B, T, GH}, d.dtype, be.device());
   ws->Hp = Tensor::empty({B, T, H}, d.dtype, be.device());
   ws->Hd = a.recurrent_dropout.data ? Tensor::empty({B, T, H}, d.dtype, be.device()) : ws->Hp;
-  if (d.cell == RnnCellKind::lstm) ws->Cp = Tensor::empty({B, T, H}, d.dtype, be.device());
-  ws->X1 = Tensor::empty({B, T, H}, d.dtype, be.device());
+  // Per step, the one extra activation each cell's backward needs.
+  const auto per_step = [&] { return Tensor::empty({B, T, H}, d.dtype, be.device()); };
+  if (d.cell == RnnCellKind::lstm) {
+    ws->Cp = per_step();
+    ws->act_c = per_step();
+  }
+  if (is_gru_after(d)) ws->hu_h = per_step();
+  if (is_gru_before(d)) ws->rh = per_step();
   dispatch_floating(d.dtype, "explicit_rnn_forward", [&](auto tag) {
     forward_pass<decltype(tag)>(be, d, a, *ws);
   });
@@ -414,35 +481,41 @@ void explicit_rnn_backward(Backend& be, const RnnDesc& d, const RnnBackwardArgs&
 
 // ---- the tape entry -----------------------------------------------------------------------
 
-RnnSequenceResult rnn_sequence(Backend& be, const RnnDesc& config, const RnnSequenceArgs& args,
-                               const std::string& who) {
-  RnnDesc d = complete_desc(config, args, who);
-  LOOM_CHECK(args.x.device().kind == be.device_kind(),
-             "{}: x is on {} but the backend {} runs another device", who, args.x.device().str(),
-             be.name());
+namespace {
 
-  // Tape inputs, and where each of x, h0, c0, W, U, b sits among them (-1: absent).
-  enum { X, H0, C0, KERNEL, RECURRENT, BIAS, N_SLOTS };
+// The tape inputs of one call and where x, h0, c0, W, U, b sit among them
+// (index -1: absent), with which of them want a gradient.
+enum Slot { X, H0, C0, KERNEL, RECURRENT, BIAS, N_SLOTS };
+struct TapeInputs {
   std::vector<Tensor> inputs;
-  std::vector<int> index(N_SLOTS, -1);
-  auto add_input = [&](int slot, const Tensor& t) {
-    if (!t.defined()) return;
-    index[slot] = static_cast<int>(inputs.size());
-    inputs.push_back(t);
-  };
-  add_input(X, args.x);
-  if (d.has_initial_state) {
-    add_input(H0, args.initial_state[0]);
-    if (d.states() == 2) add_input(C0, args.initial_state[1]);
-  }
-  add_input(KERNEL, args.kernel);
-  add_input(RECURRENT, args.recurrent_kernel);
-  add_input(BIAS, args.bias);
-  d.training = any_requires_grad(inputs);
+  int index[N_SLOTS] = {-1, -1, -1, -1, -1, -1};
+  bool wants[N_SLOTS] = {};
+};
 
-  // Contiguous values (no copies when already contiguous), kept alive with
-  // the views for as long as backward may read them.
-  std::vector<Tensor> keep;
+TapeInputs tape_inputs(const RnnDesc& d, const RnnSequenceArgs& args) {
+  TapeInputs t;
+  auto add = [&](Slot slot, const Tensor& v) {
+    if (!v.defined()) return;
+    t.index[slot] = static_cast<int>(t.inputs.size());
+    t.wants[slot] = v.requires_grad();
+    t.inputs.push_back(v);
+  };
+  add(X, args.x);
+  if (d.has_initial_state) {
+    add(H0, args.initial_state[0]);
+    if (d.states() == 2) add(C0, args.initial_state[1]);
+  }
+  add(KERNEL, args.kernel);
+  add(RECURRENT, args.recurrent_kernel);
+  add(BIAS, args.bias);
+  return t;
+}
+
+// The forward views over contiguous values of the arguments (no copies
+// when already contiguous); `keep` holds those values alive for as long as
+// backward may read them.
+RnnForwardArgs forward_views(const RnnDesc& d, const RnnSequenceArgs& args,
+                             std::vector<Tensor>& keep) {
   auto hold = [&](const Tensor& t) {
     if (!t.defined()) return StridedView{};
     keep.push_back(contiguous_value(t));
@@ -460,54 +533,92 @@ RnnSequenceResult rnn_sequence(Backend& be, const RnnDesc& config, const RnnSequ
   fa.bias = hold(args.bias);
   fa.input_dropout = hold(args.input_dropout_mask);
   fa.recurrent_dropout = hold(args.recurrent_dropout_mask);
+  return fa;
+}
+
+// What the tape entry's backward needs of its forward call.
+struct SavedCall {
+  RnnDesc desc;
+  RnnForwardArgs fwd;
+  std::shared_ptr<RnnWorkspace> workspace;
+  std::vector<Tensor> keep;  // the values fwd views
+  TapeInputs tape;           // its inputs are dropped once recorded
+  size_t n_inputs = 0;
+  bool backend_ran = false;  // the backend's own RNN ran (else the explicit BPTT)
+  Backend* backend = nullptr;
+};
+
+// Gradients of the tape inputs from the cotangents of {y, hT[, cT]}.
+std::vector<Tensor> sequence_backward(const SavedCall& c, const std::vector<Tensor>& douts) {
+  const RnnDesc& d = c.desc;
+  const int64_t GH = d.gates() * d.H;
+  const Shape shapes[N_SLOTS] = {{d.B, d.T, d.F}, {d.B, d.H}, {d.B, d.H}, {d.F, GH}, {d.H, GH},
+                                 is_gru_after(d) ? Shape{2, GH} : Shape{GH}};
+  std::vector<Tensor> grads(c.n_inputs), slot(N_SLOTS);
+  for (int k = 0; k < N_SLOTS; ++k)
+    if (c.tape.wants[k])
+      grads[c.tape.index[k]] = slot[k] = Tensor::empty(shapes[k], d.dtype, c.backend->device());
+  auto view_of = [](const Tensor& t) { return t.defined() ? t.view() : StridedView{}; };
+  std::vector<Tensor> cot;
+  for (const Tensor& t : douts) cot.push_back(contiguous_value(t));
+  RnnBackwardArgs ba;
+  ba.fwd = c.fwd;
+  ba.dy = cot[0].view();
+  ba.dhT = cot[1].view();
+  if (d.states() == 2) ba.dcT = cot[2].view();
+  ba.dx = view_of(slot[X]);
+  ba.dh0 = view_of(slot[H0]);
+  ba.dc0 = view_of(slot[C0]);
+  ba.dkernel = view_of(slot[KERNEL]);
+  ba.drecurrent_kernel = view_of(slot[RECURRENT]);
+  ba.dbias = view_of(slot[BIAS]);
+  if (c.backend_ran) c.backend->rnn_backward(d, ba, *c.workspace);
+  else explicit_rnn_backward(*c.backend, d, ba, *c.workspace);
+  return grads;
+}
+
+}  // namespace
+
+RnnSequenceResult rnn_sequence(Backend& be, const RnnDesc& config, const RnnSequenceArgs& args,
+                               const std::string& who) {
+  auto call = std::make_shared<SavedCall>();
+  call->desc = complete_desc(config, args, who);
+  RnnDesc& d = call->desc;
+  LOOM_CHECK(args.x.device().kind == be.device_kind(),
+             "{}: x is on {} but the backend {} runs another device", who, args.x.device().str(),
+             be.name());
+  call->tape = tape_inputs(d, args);
+  d.training = any_requires_grad(call->tape.inputs);
+  call->fwd = forward_views(d, args, call->keep);
+  call->backend = &be;
 
   RnnSequenceResult r;
   r.output = d.return_sequences ? Tensor::empty({d.B, d.T, d.H}, d.dtype, be.device())
                                 : Tensor::empty({d.B, d.H}, d.dtype, be.device());
   for (int k = 0; k < d.states(); ++k)
     r.states.push_back(Tensor::empty({d.B, d.H}, d.dtype, be.device()));
+  RnnForwardArgs& fa = call->fwd;
   fa.y = r.output.view();
   fa.hT = r.states[0].view();
   if (d.states() == 2) fa.cT = r.states[1].view();
 
-  // The backend's own RNN when it has one for this configuration, else the explicit BPTT.
-  const bool own = be.supports_rnn(d);
-  std::shared_ptr<RnnWorkspace> ws = own ? be.rnn_forward(d, fa) : explicit_rnn_forward(be, d, fa);
+  // The backend's own RNN when it takes this call, else the explicit BPTT on
+  // the backend's primitives: supports_rnn declines by configuration,
+  // rnn_forward by what it finds in the data (a mask with holes).
+  if (be.supports_rnn(d)) {
+    RnnForwardResult run = be.rnn_forward(d, fa);
+    call->backend_ran = !run.declined;
+    call->workspace = std::move(run.workspace);
+  }
+  if (!call->backend_ran) call->workspace = explicit_rnn_forward(be, d, fa);
   if (!d.training) return r;
 
-  std::vector<bool> wants(N_SLOTS, false);
-  for (int k = 0; k < N_SLOTS; ++k) wants[k] = index[k] >= 0 && inputs[index[k]].requires_grad();
   std::vector<Tensor> outs{r.output};
   outs.insert(outs.end(), r.states.begin(), r.states.end());
-  Backend* backend = &be;
-  record(rnn_cell_kind_name(d.cell), inputs, outs,
-         [d, fa, ws, keep, index, wants, own, backend,
-          n_inputs = inputs.size()](const std::vector<Tensor>& douts) {
-           const int64_t GH = d.gates() * d.H;
-           const Shape shapes[N_SLOTS] = {{d.B, d.T, d.F}, {d.B, d.H}, {d.B, d.H}, {d.F, GH},
-                                          {d.H, GH},
-                                          is_gru_after(d) ? Shape{2, GH} : Shape{GH}};
-           std::vector<Tensor> grads(n_inputs), slot(N_SLOTS);
-           for (int k = 0; k < N_SLOTS; ++k)
-             if (wants[k]) grads[index[k]] = slot[k] = Tensor::empty(shapes[k], d.dtype, backend->device());
-           auto view_of = [](const Tensor& t) { return t.defined() ? t.view() : StridedView{}; };
-           std::vector<Tensor> cot;
-           for (const Tensor& t : douts) cot.push_back(contiguous_value(t));
-           RnnBackwardArgs ba;
-           ba.fwd = fa;
-           ba.dy = cot[0].view();
-           ba.dhT = cot[1].view();
-           if (d.states() == 2) ba.dcT = cot[2].view();
-           ba.dx = view_of(slot[X]);
-           ba.dh0 = view_of(slot[H0]);
-           ba.dc0 = view_of(slot[C0]);
-           ba.dkernel = view_of(slot[KERNEL]);
-           ba.drecurrent_kernel = view_of(slot[RECURRENT]);
-           ba.dbias = view_of(slot[BIAS]);
-           if (own) backend->rnn_backward(d, ba, *ws);
-           else explicit_rnn_backward(*backend, d, ba, *ws);
-           return grads;
-         });
+  call->n_inputs = call->tape.inputs.size();
+  record(rnn_cell_kind_name(d.cell), call->tape.inputs, outs,
+         [call](const std::vector<Tensor>& douts) { return sequence_backward(*call, douts); });
+  call->tape.inputs.clear();  // the tape holds them; the closure needs only their slots
   r.output = outs[0];
   for (size_t k = 0; k < r.states.size(); ++k) r.states[k] = outs[k + 1];
   return r;

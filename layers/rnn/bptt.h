@@ -14,10 +14,11 @@
 // the backend's gemm with transposes expressed as flags (the one exception:
 // U^T is copied once per backward, because the per-step dh = dA U^T would
 // otherwise gather a transposed operand at every step). If the backend
-// runs whole RNNs itself (Backend::supports_rnn), its
+// runs whole RNNs itself (Backend::supports_rnn) and takes the call (its
+// rnn_forward may decline, e.g. a mask with holes), its
 // rnn_forward/rnn_backward are used instead, with the same semantics.
 //
-// Semantics (shared/SEMANTICS.md): masked steps carry the states over and
+// Semantics (docs/SEMANTICS.md): masked steps carry the states over and
 // output the previous output (zeros before the first unmasked step) or
 // zeros with zero_output_for_mask; go_backwards processes t = T-1 .. 0 and
 // returns the sequence in that order; variational dropout masks multiply x
@@ -65,11 +66,11 @@ RnnSequenceResult rnn_sequence(Backend& backend, const RnnDesc& desc, const RnnS
                                const std::string& who = "rnn_sequence");
 
 // The explicit BPTT in the shape of Backend::rnn_forward / rnn_backward:
-// what rnn_sequence runs when the backend declines a configuration, built
-// only from `backend`'s gemm, rnn_gates_*, copy, fill and binary. Every
-// view must be contiguous; the workspace holds the saved activations
-// (G (B,T,GH) activated gates, the states entering each step, ...).
-// A backend whose own RNN covers only some cases may call these itself.
+// what rnn_sequence runs when the backend declines a call, built only from
+// `backend`'s gemm, rnn_gates_*, copy, fill, binary and axpby. Every view
+// must be contiguous; the workspace holds the saved activations (the
+// activated gates (B,T,GH), the states entering each step, ...). Tests call
+// these directly to compare a backend's own RNN with them.
 std::shared_ptr<RnnWorkspace> explicit_rnn_forward(Backend& backend, const RnnDesc& desc,
                                                    const RnnForwardArgs& args);
 void explicit_rnn_backward(Backend& backend, const RnnDesc& desc, const RnnBackwardArgs& args,

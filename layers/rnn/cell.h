@@ -34,7 +34,7 @@
 //
 // Built-in cells (SimpleRNNCell, LSTMCell, GRUCell) derive from BuiltinCell:
 // they also implement call() with ops (a cell can be stepped on its own),
-// but the RNN layer runs them through the fused BPTT (layers/rnn/bptt.h),
+// but the RNN layer runs them through the explicit BPTT (layers/rnn/bptt.h),
 // one tape entry per sequence.
 #pragma once
 
@@ -44,9 +44,9 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "layers/initializers.h"
+#include "layers/weights/initializers.h"
 #include "layers/layer.h"
-#include "layers/regularizers.h"
+#include "layers/weights/regularizers.h"
 
 namespace loom {
 
@@ -119,7 +119,7 @@ struct RnnCellOptions {
 
 // The common part of the three built-in cells: options, weights in Keras's
 // layout, variational dropout masks, regularizers, and the RnnDesc the
-// fused BPTT runs them with.
+// explicit BPTT runs them with.
 //   kernel (F,GH), recurrent_kernel (H,GH), bias (GH) or GRU reset_after (2,GH);
 //   weight names "<cell name>/kernel", ".../recurrent_kernel", ".../bias"
 //   (the SimpleRNN/LSTM/GRU layers name their cell after themselves).

@@ -1,4 +1,4 @@
-// GRUCell stepped with autograd ops (the RNN layer runs the fused BPTT
+// GRUCell stepped with autograd ops (the RNN layer runs the explicit BPTT
 // instead; tests check the two agree).
 //
 // Dimension letters: B batch, F input features, H units; gates z, r, h.

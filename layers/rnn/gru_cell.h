@@ -4,7 +4,7 @@
 //     hh = act(x W_h + bi_h + r * (h_d U_h + br_h))
 //   reset_after = false:
 //     z = ra(x W_z + h_d U_z + b_z)   r likewise   hh = act(x W_h + (r h_d) U_h + b_h)
-//   h' = z h + (1 - z) hh   (h not dropped: SEMANTICS.md)      output h'
+//   h' = z h + (1 - z) hh   (h not dropped: docs/SEMANTICS.md)      output h'
 //
 // Dimension letters: B batch, F input features, H units.
 // Weights: kernel (F,3H), recurrent_kernel (H,3H), bias (3H), or (2,3H) with

@@ -1,4 +1,4 @@
-// LSTMCell stepped with autograd ops (the RNN layer runs the fused BPTT
+// LSTMCell stepped with autograd ops (the RNN layer runs the explicit BPTT
 // instead; tests check the two agree).
 //
 // Dimension letters: B batch, F input features, H units; gates i, f, c, o.

@@ -1,15 +1,12 @@
 // The RNN layer over a cell, and SimpleRNN, LSTM, GRU.
 //
 // Dimension letters: B batch, T timesteps, F input features, H units.
-// Built-in cells run through the fused BPTT (bptt.cpp); any other cell is
+// Built-in cells run through the explicit BPTT (bptt.cpp); any other cell is
 // unrolled here on the tape with the same masking and state rules.
 #include "layers/rnn/rnn.h"
 
 #include "layers/layer_factory.h"
 #include "layers/rnn/bptt.h"
-#include "layers/rnn/gru_cell.h"
-#include "layers/rnn/lstm_cell.h"
-#include "layers/rnn/simple_rnn_cell.h"
 
 namespace loom {
 
@@ -89,7 +86,7 @@ std::vector<Tensor> RNN::call(const std::vector<Tensor>& inputs, const std::vect
   cell_->begin_sequence(B, ctx.training);
   std::vector<Tensor> out;
   auto* builtin = dynamic_cast<BuiltinCell*>(cell_.get());
-  if (builtin && use_fused_) {
+  if (builtin && use_explicit_bptt_) {
     LOOM_CHECK(x.dim(2) == builtin->kernel()->value.dim(0),
                "{}: expected {} features per step (the layer was built for that), got x {}",
                describe(), builtin->kernel()->value.dim(0), shape_str(inputs[0].shape()));
@@ -191,11 +188,38 @@ void put_layer_options(Config& c, const RnnLayerOptions& o) {
 }
 }  // namespace
 
+// The cell's config travels flattened under "cell." (Config values are flat).
 Config RNN::config() const {
   Config c;
   put_layer_options(c, options_);
   c["cell"] = cell_->type_name();
+  c["cell_name"] = cell_->name();
+  for (const auto& [k, v] : cell_->config()) c["cell." + k] = v;
   return c;
+}
+
+LayerPtr RNN::from_config(const Config& config, const std::string& name) {
+  Config own, cell_config;
+  for (const auto& [k, v] : config) {
+    if (k.rfind("cell.", 0) == 0) cell_config[k.substr(5)] = v;
+    else own[k] = v;
+  }
+  ConfigReader r(own, "RNN", name);
+  const std::string cell_type = r.get_string("cell", "");
+  LOOM_CHECK(!cell_type.empty(), "RNN '{}': the config names no cell type", name);
+  auto cell = std::dynamic_pointer_cast<Cell>(
+      make_layer(cell_type, cell_config, r.get_string("cell_name", "")));
+  LOOM_CHECK(cell != nullptr, "RNN '{}': the layer type {} is not a cell", name, cell_type);
+  Options o;
+  o.return_sequences = r.get_bool("return_sequences", o.return_sequences);
+  o.return_state = r.get_bool("return_state", o.return_state);
+  o.go_backwards = r.get_bool("go_backwards", o.go_backwards);
+  o.stateful = r.get_bool("stateful", o.stateful);
+  o.time_major = r.get_bool("time_major", o.time_major);
+  o.zero_output_for_mask = r.get_bool("zero_output_for_mask", o.zero_output_for_mask);
+  o.unroll = r.get_bool("unroll", o.unroll);
+  r.finish();
+  return make(cell, o, name);
 }
 
 void RNN::reset_states() {
@@ -222,7 +246,7 @@ std::shared_ptr<RNN> RNN::make_reverse_copy(const std::string& name) const {
   Options o = options_;
   o.go_backwards = !o.go_backwards;
   auto copy = std::make_shared<RNN>(cell_->clone(name + "_cell"), o, name);
-  copy->use_fused_ = use_fused_;
+  copy->use_explicit_bptt_ = use_explicit_bptt_;
   return copy;
 }
 
@@ -259,12 +283,6 @@ RnnLayerOptions RecurrentOptions::layer_options() const {
   l.unroll = unroll;
   return l;
 }
-
-namespace {
-std::string resolve_name(const std::string& type_name, const std::string& name) {
-  return name.empty() ? default_layer_name(type_name) : name;
-}
-}  // namespace
 
 BuiltinRNN::BuiltinRNN(std::string type_name, std::shared_ptr<BuiltinCell> cell, Options options)
     : RNN(std::move(type_name), cell, options.layer_options(), cell->name()),
@@ -313,71 +331,10 @@ RecurrentOptions recurrent_options_from_config(const Config& config, const std::
   return o;
 }
 
-namespace {
-// The backward copy of a seeded layer gets its own weights.
-RecurrentOptions reversed(RecurrentOptions o) {
+RecurrentOptions reversed_options(RecurrentOptions o) {
   o.go_backwards = !o.go_backwards;
   if (o.seed) o.seed = *o.seed + 1;
   return o;
-}
-}  // namespace
-
-// ---- SimpleRNN / LSTM / GRU ------------------------------------------------------------------
-// Each names its cell after itself, so the weights are "<layer>/kernel", ...
-
-SimpleRNN::SimpleRNN(Options options, std::string name)
-    : BuiltinRNN("SimpleRNN",
-                 SimpleRNNCell::make(options.cell_options(), resolve_name("SimpleRNN", name)),
-                 options) {}
-
-LayerHandle<SimpleRNN> SimpleRNN::make(Options options, std::string name) {
-  return std::make_shared<SimpleRNN>(std::move(options), std::move(name));
-}
-
-LayerPtr SimpleRNN::from_config(const Config& config, const std::string& name) {
-  return make(recurrent_options_from_config(config, "SimpleRNN", name), name);
-}
-
-std::shared_ptr<RNN> SimpleRNN::make_reverse_copy(const std::string& name) const {
-  auto copy = make(reversed(options_), name);
-  copy->set_use_fused(use_fused());
-  return copy;
-}
-
-LSTM::LSTM(Options options, std::string name)
-    : BuiltinRNN("LSTM", LSTMCell::make(options.cell_options(), resolve_name("LSTM", name)),
-                 options) {}
-
-LayerHandle<LSTM> LSTM::make(Options options, std::string name) {
-  return std::make_shared<LSTM>(std::move(options), std::move(name));
-}
-
-LayerPtr LSTM::from_config(const Config& config, const std::string& name) {
-  return make(recurrent_options_from_config(config, "LSTM", name), name);
-}
-
-std::shared_ptr<RNN> LSTM::make_reverse_copy(const std::string& name) const {
-  auto copy = make(reversed(options_), name);
-  copy->set_use_fused(use_fused());
-  return copy;
-}
-
-GRU::GRU(Options options, std::string name)
-    : BuiltinRNN("GRU", GRUCell::make(options.cell_options(), resolve_name("GRU", name)),
-                 options) {}
-
-LayerHandle<GRU> GRU::make(Options options, std::string name) {
-  return std::make_shared<GRU>(std::move(options), std::move(name));
-}
-
-LayerPtr GRU::from_config(const Config& config, const std::string& name) {
-  return make(recurrent_options_from_config(config, "GRU", name), name);
-}
-
-std::shared_ptr<RNN> GRU::make_reverse_copy(const std::string& name) const {
-  auto copy = make(reversed(options_), name);
-  copy->set_use_fused(use_fused());
-  return copy;
 }
 
 }  // namespace loom

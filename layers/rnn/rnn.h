@@ -1,4 +1,4 @@
-// Recurrent layers (Keras 2 semantics, shared/SEMANTICS.md): RNN over any
+// Recurrent layers (Keras 2 semantics, docs/SEMANTICS.md): RNN over any
 // cell, and SimpleRNN, LSTM, GRU.
 //
 // Dimension letters: B batch, T timesteps, F input features, H units.
@@ -22,12 +22,12 @@
 // (B,H), then with return_state the final states {h} or LSTM {h, c}.
 // With return_sequences the mask is passed on with the output.
 //
-// Built-in cells run through the fused explicit BPTT (layers/rnn/bptt.h):
+// Built-in cells run through the explicit BPTT (layers/rnn/bptt.h):
 // one tape entry per sequence. Any other cell (layers/rnn/cell.h) is
 // unrolled on the tape, one step at a time, with the same masking,
 // go_backwards, initial/stateful state and return rules.
 //
-// Weights (Keras layout, PARITY_FORMAT.md), named after the layer:
+// Weights (Keras layout, docs/PARITY_FORMAT.md), named after the layer:
 //   "<name>/kernel" (F,GH), "<name>/recurrent_kernel" (H,GH),
 //   "<name>/bias" (GH) or, GRU with reset_after, (2,GH).
 // Read and write them with kernel()/recurrent_kernel()/bias() (Parameters,
@@ -42,6 +42,9 @@
 #include <vector>
 
 #include "layers/rnn/cell.h"
+#include "layers/rnn/gru_cell.h"
+#include "layers/rnn/lstm_cell.h"
+#include "layers/rnn/simple_rnn_cell.h"
 
 namespace loom {
 
@@ -74,6 +77,10 @@ class RNN : public Layer {
 
   RNN(CellPtr cell, Options options, std::string name = "");
   static LayerHandle<RNN> make(CellPtr cell, Options options = {}, std::string name = "");
+  // Rebuilds the layer from config(): the cell from its registered type
+  // (layer_factory.h: the built-in cells are registered, a custom cell
+  // needs register_layer_type) and the config entries under "cell.".
+  static LayerPtr from_config(const Config& config, const std::string& name);
 
   // x (B,T,F) plus named extras -> outputs (Keras order) and their masks.
   LayerOutput run(const Tensor& x, const RnnCallArgs& args = {});
@@ -106,9 +113,9 @@ class RNN : public Layer {
   // flipped, named `name` (Bidirectional's backward copy).
   virtual std::shared_ptr<RNN> make_reverse_copy(const std::string& name) const;
   // For tests and debugging: false runs built-in cells through the generic
-  // unrolled path instead of the fused BPTT (same results).
-  void set_use_fused(bool on) { use_fused_ = on; }
-  bool use_fused() const { return use_fused_; }
+  // unrolled path instead of the explicit BPTT (same results).
+  void set_use_explicit_bptt(bool on) { use_explicit_bptt_ = on; }
+  bool use_explicit_bptt() const { return use_explicit_bptt_; }
 
  protected:
   RNN(std::string type_name, CellPtr cell, Options options, std::string name);
@@ -119,7 +126,7 @@ class RNN : public Layer {
 
   CellPtr cell_;
   Options options_;
-  bool use_fused_ = true;
+  bool use_explicit_bptt_ = true;
   std::vector<Tensor> states_;  // stateful: carried states (detached)
   int64_t stateful_batch_ = -1;
 };
@@ -160,6 +167,13 @@ struct RecurrentOptions {
   RnnLayerOptions layer_options() const;
 };
 
+// Reads RecurrentOptions from a config (SimpleRNN/LSTM/GRU from_config).
+RecurrentOptions recurrent_options_from_config(const Config& config, const std::string& type_name,
+                                               const std::string& name);
+// The options of Bidirectional's backward copy: go_backwards flipped, and a
+// seeded layer's seed moved on so that the copy gets its own weights.
+RecurrentOptions reversed_options(RecurrentOptions options);
+
 // An RNN over a built-in cell named after the layer, with typed access.
 class BuiltinRNN : public RNN {
  public:
@@ -183,32 +197,51 @@ class BuiltinRNN : public RNN {
   std::shared_ptr<BuiltinCell> builtin_;
 };
 
-class SimpleRNN : public BuiltinRNN {
+// SimpleRNN, LSTM and GRU: a BuiltinRNN over their own cell type, which
+// takes the layer's name (so the weights are "<layer>/kernel", ...).
+template <typename Self, typename CellType>
+class BuiltinRnnOf : public BuiltinRNN {
  public:
-  explicit SimpleRNN(Options options, std::string name = "");
-  static LayerHandle<SimpleRNN> make(Options options, std::string name = "");
-  static LayerPtr from_config(const Config& config, const std::string& name);
-  std::shared_ptr<RNN> make_reverse_copy(const std::string& name) const override;
+  static LayerHandle<Self> make(Options options, std::string name = "") {
+    return std::make_shared<Self>(std::move(options), std::move(name));
+  }
+  static LayerPtr from_config(const Config& config, const std::string& name) {
+    return make(recurrent_options_from_config(config, Self::kTypeName, name), name);
+  }
+  std::shared_ptr<RNN> make_reverse_copy(const std::string& name) const override {
+    auto copy = make(reversed_options(options_), name);
+    copy->set_use_explicit_bptt(use_explicit_bptt());
+    return copy;
+  }
+
+ protected:
+  BuiltinRnnOf(Options options, std::string name)
+      : BuiltinRNN(Self::kTypeName,
+                   CellType::make(options.cell_options(),
+                                  name.empty() ? default_layer_name(Self::kTypeName) : name),
+                   options) {}
 };
 
-class LSTM : public BuiltinRNN {
+class SimpleRNN : public BuiltinRnnOf<SimpleRNN, SimpleRNNCell> {
  public:
-  explicit LSTM(Options options, std::string name = "");
-  static LayerHandle<LSTM> make(Options options, std::string name = "");
-  static LayerPtr from_config(const Config& config, const std::string& name);
-  std::shared_ptr<RNN> make_reverse_copy(const std::string& name) const override;
+  static constexpr const char* kTypeName = "SimpleRNN";
+  explicit SimpleRNN(Options options, std::string name = "")
+      : BuiltinRnnOf(std::move(options), std::move(name)) {}
 };
 
-class GRU : public BuiltinRNN {
+class LSTM : public BuiltinRnnOf<LSTM, LSTMCell> {
  public:
-  explicit GRU(Options options, std::string name = "");
-  static LayerHandle<GRU> make(Options options, std::string name = "");
-  static LayerPtr from_config(const Config& config, const std::string& name);
-  std::shared_ptr<RNN> make_reverse_copy(const std::string& name) const override;
+  static constexpr const char* kTypeName = "LSTM";
+  explicit LSTM(Options options, std::string name = "")
+      : BuiltinRnnOf(std::move(options), std::move(name)) {}
 };
 
-// Reads RecurrentOptions from a config (SimpleRNN/LSTM/GRU from_config).
-RecurrentOptions recurrent_options_from_config(const Config& config, const std::string& type_name,
-                                               const std::string& name);
+class GRU : public BuiltinRnnOf<GRU, GRUCell> {
+ public:
+  static constexpr const char* kTypeName = "GRU";
+  explicit GRU(Options options, std::string name = "")
+      : BuiltinRnnOf(std::move(options), std::move(name)) {}
+};
+
 
 }  // namespace loom

@@ -44,7 +44,7 @@
 // point the wrong way in negation_rate of its uses, and each contrast
 // sentence adds a clause of the opposite polarity, so word counts only
 // weakly decide the label, while the order-dependent rule is easy for an
-// RNN. Measured in tests/text/synthetic_test.cpp (8,000 training and 4,000
+// RNN. Measured in tests/layers/text/synthetic_test.cpp (8,000 training and 4,000
 // test reviews, default options): logistic regression on word counts reaches
 // 0.74 test accuracy (0.75 on its own training set, so more data would not
 // help), on unigram + bigram counts 0.85, and the label rule 1.0. While

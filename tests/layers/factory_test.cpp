@@ -180,6 +180,42 @@ TEST(Architecture, RecurrentModelRoundTrip) {
   test::expect_values((*back)(t), model(t).to_vector<double>(), 1e-6);
 }
 
+// A generic RNN over each built-in cell (Keras's RNN(LSTMCell(...))) is
+// rebuilt from its architecture: the cell's type, name and config travel in
+// the RNN's config, and the rebuilt model computes the same outputs.
+TEST(Architecture, GenericRnnOverABuiltInCellRoundTrip) {
+  for (const char* t : {"RNN", "SimpleRNNCell", "LSTMCell", "GRUCell"})
+    EXPECT_TRUE(is_layer_type_registered(t)) << t;
+  const RnnCellOptions cell_options{.units = 3, .dropout = 0.25, .seed = 7};
+  const std::vector<CellPtr> cells{SimpleRNNCell::make(cell_options, "simple_cell"),
+                                   LSTMCell::make(cell_options, "lstm_cell"),
+                                   GRUCell::make({.units = 3, .reset_after = false}, "gru_cell")};
+  for (const CellPtr& cell : cells) {
+    SCOPED_TRACE(cell->type_name());
+    reset_default_names();
+    auto x = Input({5, 2});
+    SymbolicTensor y = RNN::make(cell, {.return_sequences = true, .go_backwards = true})(x);
+    Model model({x}, {Dense::make({.units = 1})(y)}, "generic_rnn");
+    auto back = Model::from_json(model.to_json());
+    EXPECT_EQ(back->summary(), model.summary());
+    std::shared_ptr<RNN> rnn;
+    for (const LayerPtr& l : back->layers())
+      if (auto r = std::dynamic_pointer_cast<RNN>(l)) rnn = r;
+    ASSERT_NE(rnn, nullptr);
+    EXPECT_EQ(rnn->cell()->type_name(), cell->type_name());
+    EXPECT_EQ(rnn->cell()->name(), cell->name());
+    EXPECT_EQ(rnn->cell()->config(), cell->config());
+    EXPECT_TRUE(rnn->layer_options().go_backwards);
+    back->set_weights(model.get_weights());
+    Tensor in = Tensor::from_vector<float>(
+        {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f, 0.9f, 1.0f}, {1, 5, 2});
+    test::expect_values((*back)(in), model(in).to_vector<double>(), 1e-6);
+  }
+  EXPECT_LOOM_ERROR(make_layer("RNN", {{"cell", std::string("Dense")}, {"cell.units", int64_t{2}}},
+                               "r"),
+                    "RNN 'r': the layer type Dense is not a cell");
+}
+
 TEST(Architecture, MalformedInputThrows) {
   EXPECT_LOOM_ERROR(Model::from_json("{\"format\": \"other\"}"), "not a Loom architecture");
   EXPECT_LOOM_ERROR(Model::from_json("{\"format\": \"loom-architecture\", \"version\": 9}"),

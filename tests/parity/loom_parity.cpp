@@ -1,5 +1,5 @@
 // loom_parity: runs recurrent-layer parity cases (format rnn-parity/1,
-// shared/PARITY_FORMAT.md) through Loom and compares with the recorded
+// docs/PARITY_FORMAT.md) through Loom and compares with the recorded
 // reference results.
 //
 //   loom_parity [--backend NAME] [--dtype f32|f64] [--quiet] FILE_OR_DIR...
@@ -34,8 +34,8 @@ using namespace loom;
 
 namespace {
 
-constexpr double kForwardTol = 1e-5;   // PARITY_FORMAT.md
-constexpr double kGradientTol = 1e-4;  // PARITY_FORMAT.md
+constexpr double kForwardTol = 1e-5;   // docs/PARITY_FORMAT.md
+constexpr double kGradientTol = 1e-4;  // docs/PARITY_FORMAT.md
 
 // Where the layer runs: the CPU (backends reference, onednn) or cuda:0 (--backend cuda).
 Device g_device = Device::cpu();

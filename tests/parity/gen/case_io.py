@@ -11,7 +11,7 @@ import numpy as np
 
 FORMAT = "rnn-parity/1"
 
-# Key order of a case file, as in PARITY_FORMAT.md.
+# Key order of a case file, as in docs/PARITY_FORMAT.md.
 KEY_ORDER = ["format", "name", "source", "layer", "bidirectional", "weights",
              "inputs", "mask", "initial_state", "outputs", "cotangents", "grads"]
 

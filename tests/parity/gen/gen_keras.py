@@ -4,7 +4,7 @@ Run with the venv from make_venv.sh:
     ~/.cache/loom/venv-keras/bin/python tests/parity/gen/gen_keras.py [--out DIR]
 
 Runs on the CPU so Keras takes its generic (non-cuDNN) path, the one
-SEMANTICS.md describes. Every case is seeded from its name, so adding or
+docs/SEMANTICS.md describes. Every case is seeded from its name, so adding or
 removing a case leaves the others byte-identical.
 """
 

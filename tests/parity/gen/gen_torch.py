@@ -5,7 +5,7 @@ Run with the venv from make_venv.sh:
 
 PyTorch has no masking, so these cases are unmasked. The layers run in
 float64 on float32-valued weights and inputs; results are written rounded to
-float32. Weights are converted to the Keras layout of PARITY_FORMAT.md:
+float32. Weights are converted to the Keras layout of docs/PARITY_FORMAT.md:
   LSTM: gates i,f,g,o = Keras i,f,c,o; kernel = W_ih^T; bias = b_ih + b_hh.
   GRU:  = Keras reset_after=true; torch rows r,z,n -> Keras z,r,h;
         bias = [b_ih; b_hh] with the same reordering.

@@ -1,4 +1,4 @@
-"""Float64 NumPy stepping implementation of /work/shared/SEMANTICS.md.
+"""Float64 NumPy stepping implementation of docs/SEMANTICS.md.
 
 Independent of every framework: it exists to cross-check the cases the
 framework generators record (check_cases.py). Written straight from the

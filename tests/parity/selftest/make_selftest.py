@@ -12,7 +12,7 @@ import os
 
 here = os.path.dirname(os.path.abspath(__file__))
 cases = os.path.join(here, "..", "cases", "keras")
-FWD_TOL, GRAD_TOL = 1e-5, 1e-4  # PARITY_FORMAT.md
+FWD_TOL, GRAD_TOL = 1e-5, 1e-4  # docs/PARITY_FORMAT.md
 
 plain = json.load(open(os.path.join(cases, "lstm_b1_t6_mask-left_retstate.json")))
 bidir = json.load(open(os.path.join(cases, "lstm_b3_t5_init_bidir-sum_retstate.json")))

@@ -1,0 +1,76 @@
+// Trains a sentiment classifier on raw texts and reports its test accuracy:
+//
+//   ./build/train_sentiment                                  # BiLSTM on the synthetic corpus
+//   ./build/train_sentiment --model bow                      # the bag-of-words baseline
+//   tar -xzf ../shared/data/imdb/aclImdb.tar.gz -C /tmp
+//   ./build/train_sentiment --data imdb:/tmp/aclImdb --maxlen 200 --vocab 20000 --epochs 3 \
+//       --save imdb.loom --plot imdb.svg
+//   ./build/train_sentiment --data tsv:sst2/train.tsv --val-data tsv:sst2/dev.tsv \
+//       --test-data tsv:sst2/test.tsv
+//   ./build/predict_sentiment --model imdb.loom "a wonderful , moving film"
+//
+// The pipeline (vectorize, build, fit, select the epoch on validation data,
+// evaluate) is loom::text::train_sentiment_classifier; this program parses
+// flags (examples/sentiment/sentiment_cli.h), loads the data and writes the outputs.
+// Exit status: 0 on success, 2 on a usage or data error.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "layers/training/history_plot.h"
+#include "loom.h"
+#include "examples/sentiment/sentiment_cli.h"
+
+using namespace loom;
+
+int main(int argc, char** argv) {
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    const auto args = sentiment_cli::parse_train_args(std::vector<std::string>(argv + 1, argv + argc));
+    if (args.help) {
+      std::cout << sentiment_cli::train_usage(argv[0]);
+      return 0;
+    }
+    sentiment_cli::apply_runtime(args.backend, args.threads);
+    std::cout << fmt::format("backend {} with {} thread(s)\n",
+                             args.backend == "cuda" ? "cuda (cuda:0)" : cpu_backend_name(),
+                             num_threads());
+
+    const auto data = sentiment_cli::load_train_data(args);
+    std::cout << "data: " << data.description << "\n" << std::flush;
+
+    auto run = text::train_sentiment_classifier(data.train, data.validation, data.test, args.train);
+
+    const auto& h = run.history.history;
+    if (auto it = h.find("val_accuracy"); it != h.end() && run.best_epoch >= 1 &&
+                                          run.best_epoch <= static_cast<int>(it->second.size()))
+      std::cout << fmt::format("val_accuracy={:.4f} (epoch {})\n", it->second[run.best_epoch - 1],
+                               run.best_epoch);
+    if (!args.save_path.empty()) {
+      Json meta = Json::object();
+      meta.set("data", data.description);
+      meta.set("epochs_run", run.history.epochs_run);
+      meta.set("selected_epoch", run.best_epoch);
+      meta.set("test_accuracy", run.test_accuracy);
+      run.classifier.save(args.save_path, meta);
+      std::cout << "saved " << args.save_path << "\n";
+    }
+    if (!args.plot_path.empty()) {
+      write_history_svg(run.history, args.plot_path,
+                        {.title = fmt::format("{} on {}", args.train.model.kind, args.data.str())});
+      std::cout << "wrote " << args.plot_path << "\n";
+    }
+    double per_epoch = 0;
+    for (double s : run.epoch_seconds) per_epoch += s;
+    if (!run.epoch_seconds.empty()) per_epoch /= static_cast<double>(run.epoch_seconds.size());
+    std::cout << fmt::format("test_loss={:.4f}\n", run.test_loss);
+    std::cout << fmt::format("test_accuracy={:.4f}\n", run.test_accuracy);
+    std::cout << fmt::format("wall_time={:.1f}s (mean epoch {:.1f}s, {} epoch(s))\n",
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                             per_epoch, run.epoch_seconds.size());
+    return 0;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "train_sentiment: %s\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,555 @@
+// Model::compile / fit / evaluate / predict with Keras 2 semantics.
+//
+// One training step on a batch (B samples):
+//   zero every parameter's gradient
+//   y_pred = model(x_batch, training = true)
+//   loss   = sum_i w_i * l_i / B  (+ the layers' regularization losses)
+//            l_i the per-sample loss, w_i from class_weight (else 1): Keras's
+//            sum_over_batch_size reduction
+//   loss.backward(); optimizer.step(parameters)
+//   logs["loss"] = mean of the batch losses weighted by B; metrics stream on
+//   (unweighted, as Keras's `metrics`, which ignore sample weights).
+// Shuffling and dropout of epoch e draw from generators seeded by
+// (FitOptions::seed, e), so equal seeds give bit-identical weights on one
+// machine, and resuming with initial_epoch repeats an uninterrupted run.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+
+#include "autograd/tape.h"
+#include "layers/training/callbacks.h"
+#include "layers/training/metrics.h"
+#include "layers/training/model.h"
+#include "layers/training/progress.h"
+#include "optim/optimizer.h"
+
+namespace loom {
+
+namespace {
+
+// ---- losses by name -------------------------------------------------------------------------
+
+enum class LossKind { bce, bce_logits, scce, scce_logits, mse };
+
+const std::vector<std::string>& loss_names() {
+  static const std::vector<std::string> names = {
+      "binary_crossentropy", "binary_crossentropy_from_logits", "sparse_categorical_crossentropy",
+      "sparse_categorical_crossentropy_from_logits", "mse", "mean_squared_error"};
+  return names;
+}
+
+LossKind parse_loss(const std::string& name) {
+  if (name == "binary_crossentropy") return LossKind::bce;
+  if (name == "binary_crossentropy_from_logits") return LossKind::bce_logits;
+  if (name == "sparse_categorical_crossentropy") return LossKind::scce;
+  if (name == "sparse_categorical_crossentropy_from_logits") return LossKind::scce_logits;
+  if (name == "mse" || name == "mean_squared_error") return LossKind::mse;
+  fail("compile: unknown loss '{}'; valid losses: {}", name, fmt::join(loss_names(), ", "));
+}
+
+bool is_sparse(LossKind k) { return k == LossKind::scce || k == LossKind::scce_logits; }
+
+// Targets shaped and typed for the loss. Element-wise losses want y_pred's
+// shape and dtype ((N) labels against (N, 1) predictions are reshaped);
+// sparse ones want (N) integer labels.
+Tensor prepare_targets(LossKind kind, const std::string& loss_name, const Tensor& y_pred,
+                       const Tensor& y) {
+  if (is_sparse(kind)) {
+    const int64_t rows = y_pred.ndim() == 0 ? 1 : y_pred.numel() / y_pred.dim(-1);
+    LOOM_CHECK(y_pred.ndim() >= 2 && y.numel() == rows,
+               "loss {}: labels of shape {} need one class id per row of predictions of shape {}",
+               loss_name, shape_str(y.shape()), shape_str(y_pred.shape()));
+    Shape label_shape(y_pred.shape().begin(), y_pred.shape().end() - 1);
+    Tensor labels = y.reshape(label_shape);
+    // Keras casts float labels to integers.
+    return is_floating(labels.dtype()) ? labels.to(DType::i64) : labels;
+  }
+  LOOM_CHECK(y.numel() == y_pred.numel(),
+             "loss {}: targets of shape {} do not match predictions of shape {}", loss_name,
+             shape_str(y.shape()), shape_str(y_pred.shape()));
+  Tensor t = y.shape() == y_pred.shape() ? y : y.reshape(y_pred.shape());
+  return t.dtype() == y_pred.dtype() ? t : t.to(y_pred.dtype());
+}
+
+// Per-sample losses (N) for predictions (N, ...).
+Tensor per_sample_loss(LossKind kind, const Tensor& y_pred, const Tensor& target) {
+  // A 1-D prediction is one output per sample, not one sample of N outputs.
+  Tensor p = y_pred.ndim() == 1 ? y_pred.reshape({y_pred.dim(0), 1}) : y_pred;
+  Tensor t = (!is_sparse(kind) && target.ndim() == 1) ? target.reshape({target.dim(0), 1}) : target;
+  switch (kind) {
+    case LossKind::bce: return binary_cross_entropy(p, t, Reduction::none);
+    case LossKind::bce_logits: return binary_cross_entropy_with_logits(p, t, Reduction::none);
+    case LossKind::scce: return sparse_categorical_cross_entropy(p, t, false, Reduction::none);
+    case LossKind::scce_logits: return sparse_categorical_cross_entropy(p, t, true, Reduction::none);
+    case LossKind::mse: return mean_squared_error(p, t, Reduction::none);
+  }
+  fail("unreachable loss kind");
+}
+
+// What metrics see: probabilities, also when the model outputs logits.
+Tensor metric_predictions(LossKind kind, const Tensor& y_pred) {
+  if (kind == LossKind::bce_logits) return sigmoid(y_pred);
+  if (kind == LossKind::scce_logits) return softmax(y_pred, -1);
+  return y_pred;
+}
+
+// ---- data ------------------------------------------------------------------------------------------
+
+int64_t samples_of(const Tensor& t) { return t.ndim() == 0 ? 1 : t.dim(0); }
+
+// Samples shared by every x and y; throws naming the shapes that disagree.
+int64_t check_samples(const std::vector<Tensor>& x, const Tensor* y, const char* who) {
+  LOOM_CHECK(!x.empty(), "{}: x is empty (give one tensor per model input)", who);
+  for (size_t i = 0; i < x.size(); ++i) {
+    LOOM_CHECK(x[i].defined(), "{}: x[{}] is undefined", who, i);
+    LOOM_CHECK(x[i].ndim() >= 1, "{}: x[{}] is a scalar; the first axis counts samples", who, i);
+  }
+  const int64_t n = x[0].dim(0);
+  for (size_t i = 1; i < x.size(); ++i)
+    LOOM_CHECK(x[i].dim(0) == n,
+               "{}: x[0] of shape {} has {} samples but x[{}] of shape {} has {}", who,
+               shape_str(x[0].shape()), n, i, shape_str(x[i].shape()), x[i].dim(0));
+  if (y) {
+    LOOM_CHECK(y->defined(), "{}: y is undefined", who);
+    LOOM_CHECK(samples_of(*y) == n, "{}: x of shape {} has {} samples but y of shape {} has {}", who,
+               shape_str(x[0].shape()), n, shape_str(y->shape()), samples_of(*y));
+  }
+  return n;
+}
+
+// Rows idx[0..n) of a contiguous tensor (first axis), as a new tensor.
+Tensor take_rows(const Tensor& src, const int64_t* idx, int64_t n) {
+  LOOM_CHECK(src.device().kind == DeviceKind::cpu, "take_rows: expects host data, got {}",
+             src.device().str());
+  Shape shape = src.shape();
+  shape[0] = n;
+  Tensor out = Tensor::empty(shape, src.dtype());
+  const size_t row = static_cast<size_t>(src.dim(0) == 0 ? 0 : src.numel() / src.dim(0)) *
+                     dtype_size(src.dtype());
+  const char* s = static_cast<const char*>(src.raw_data());
+  char* d = static_cast<char*>(out.raw_data());
+  for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * row, s + idx[i] * row, row);
+  return out;
+}
+
+// Rows [start, stop) as a contiguous tensor (a view when t already is one).
+Tensor rows(const Tensor& t, int64_t start, int64_t stop) {
+  return t.detach().slice(0, start, stop).contiguous();
+}
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// An independent stream per (seed, epoch, purpose).
+uint64_t epoch_seed(uint64_t seed, int epoch, uint64_t purpose) {
+  return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)) ^ purpose);
+}
+
+// Fisher-Yates with our own index draws: std::shuffle's algorithm differs
+// between standard libraries, this does not.
+std::vector<int64_t> permutation(int64_t n, Generator& gen) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(gen.engine()() % static_cast<uint64_t>(i + 1));
+    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
+  }
+  return p;
+}
+
+// Keras class_weight: each sample weighs class_weight[its class]; the class
+// is the label ((N) or (N, 1), truncated to an integer) or the argmax of a
+// one-hot row.
+std::vector<double> class_sample_weights(const Tensor& y, const std::map<int64_t, double>& cw) {
+  const int64_t n = samples_of(y);
+  std::vector<double> v = y.to_vector<double>();
+  const int64_t width = n == 0 ? 1 : static_cast<int64_t>(v.size()) / n;
+  std::vector<double> w(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t cls;
+    if (width > 1) {
+      const double* row = v.data() + i * width;
+      cls = std::max_element(row, row + width) - row;
+    } else {
+      cls = static_cast<int64_t>(v[static_cast<size_t>(i)]);
+    }
+    auto it = cw.find(cls);
+    if (it == cw.end()) {
+      std::vector<int64_t> keys;
+      for (const auto& [k, x] : cw) keys.push_back(k);
+      fail("fit: class_weight has no entry for class {} (sample {}); its classes: {}", cls, i,
+           fmt::join(keys, ", "));
+    }
+    w[static_cast<size_t>(i)] = it->second;
+  }
+  return w;
+}
+
+// ---- one forward pass with its loss --------------------------------------------------------------
+
+struct StepResult {
+  Tensor loss;    // scalar, on the tape when training
+  Tensor y_pred;  // the model's single output
+};
+
+StepResult forward_loss(Model& model, LossKind kind, const std::string& loss_name,
+                        const std::vector<Tensor>& xb, const Tensor& yb, const Tensor& wb,
+                        bool training) {
+  CallContext ctx;
+  ctx.training = training;
+  // Float inputs follow the model to its device (integer ids stay: Embedding
+  // checks them on the host and moves them itself).
+  const Device dev = model.device();
+  std::vector<Tensor> inputs = xb;
+  for (Tensor& x : inputs)
+    if (is_floating(x.dtype()) && x.device() != dev) x = x.to(dev);
+  LayerOutput out = model(inputs, {}, ctx);
+  LOOM_CHECK(out.size() == 1, "fit/evaluate: model '{}' has {} outputs; training supports one",
+             model.name(), out.size());
+  StepResult r;
+  r.y_pred = out.tensors[0];
+  LOOM_CHECK(is_floating(r.y_pred.dtype()), "loss {}: model '{}' outputs {} {}, expected floats",
+             loss_name, model.name(), dtype_name(r.y_pred.dtype()), shape_str(r.y_pred.shape()));
+  Tensor target = prepare_targets(kind, loss_name, r.y_pred, yb);
+  Tensor per = per_sample_loss(kind, r.y_pred, target);  // (B)
+  const double count = static_cast<double>(std::max<int64_t>(per.numel(), 1));
+  if (wb.defined())
+    r.loss = div(sum(mul(per, wb.reshape(per.shape()).to(per.dtype()).to(per.device()))), count);
+  else
+    r.loss = mean(per);
+  for (const Tensor& reg : model.losses()) {
+    Tensor s = reg.numel() == 1 ? reg.reshape({}) : sum(reg);
+    r.loss = add(r.loss, s.dtype() == r.loss.dtype() ? s : s.to(r.loss.dtype()));
+  }
+  return r;
+}
+
+std::vector<MetricPtr> make_metrics(const CompileOptions& o) {
+  std::vector<MetricPtr> ms;
+  for (const auto& name : o.metrics) ms.push_back(make_metric(name, o.loss));
+  return ms;
+}
+
+Logs results(const Mean& loss, const std::vector<MetricPtr>& metrics, const std::string& prefix = "") {
+  Logs logs;
+  logs[prefix + "loss"] = loss.result();
+  for (const auto& m : metrics) logs[prefix + m->name()] = m->result();
+  return logs;
+}
+
+// The last callback: records every epoch's logs.
+class HistoryRecorder : public Callback {
+ public:
+  History history;
+  void on_epoch_end(int, Logs& logs) override {
+    for (const auto& [k, v] : logs) history.history[k].push_back(v);
+    ++history.epochs_run;
+  }
+};
+
+void run_callbacks(const std::vector<CallbackPtr>& cbs, const std::function<void(Callback&)>& f) {
+  for (const auto& cb : cbs) f(*cb);
+}
+
+}  // namespace
+
+// ---- compile -----------------------------------------------------------------------------------------
+
+void Model::compile(const CompileOptions& options) {
+  LOOM_CHECK(!options.loss.empty(), "compile: model '{}' needs a loss; valid losses: {}", name(),
+             fmt::join(loss_names(), ", "));
+  parse_loss(options.loss);
+  for (const auto& m : options.metrics) make_metric(m, options.loss);  // names are checked now
+  if (options.optimizer_object) {
+    optimizer_ = options.optimizer_object;
+  } else {
+    optimizer_ = std::shared_ptr<Optimizer>(make_optimizer(options.optimizer));
+  }
+  compile_options_ = options;
+  compile_options_.optimizer_object = optimizer_;
+  compiled_ = true;
+}
+
+// ---- evaluation over batches -----------------------------------------------------------------------------
+
+namespace {
+
+Logs evaluate_batches(Model& model, const CompileOptions& co, const std::vector<Tensor>& x,
+                      const Tensor& y, int64_t batch_size, const std::string& prefix,
+                      ProgressBar* bar) {
+  const LossKind kind = parse_loss(co.loss);
+  const int64_t n = check_samples(x, &y, prefix.empty() ? "evaluate" : "fit (validation data)");
+  NoGradGuard no_grad;
+  Mean loss_mean("loss");
+  std::vector<MetricPtr> metrics = make_metrics(co);
+  int64_t steps = 0;
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t stop = std::min(n, start + batch_size);
+    std::vector<Tensor> xb;
+    for (const auto& t : x) xb.push_back(rows(t, start, stop));
+    Tensor yb = rows(y, start, stop);
+    StepResult r = forward_loss(model, kind, co.loss, xb, yb, Tensor(), false);
+    loss_mean.add(r.loss.item(), static_cast<double>(stop - start));
+    Tensor probs = metric_predictions(kind, r.y_pred);
+    for (auto& m : metrics) m->update(yb, probs);
+    ++steps;
+    if (bar) bar->update(stop, steps, ordered_logs(results(loss_mean, metrics)));
+  }
+  Logs logs = results(loss_mean, metrics, prefix);
+  if (bar) bar->finish(n, steps, ordered_logs(logs));
+  return logs;
+}
+
+}  // namespace
+
+std::map<std::string, double> Model::evaluate(const std::vector<Tensor>& x, const Tensor& y,
+                                              int64_t batch_size, int verbose) {
+  LOOM_CHECK(compiled_, "evaluate: model '{}' is not compiled; call compile() first", name());
+  LOOM_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got {}", batch_size);
+  const int64_t n = check_samples(x, &y, "evaluate");
+  std::unique_ptr<ProgressBar> bar;
+  if (verbose > 0)
+    bar = std::make_unique<ProgressBar>(n, std::cout, verbose == 1 && stdout_is_terminal(), "Evaluate");
+  return evaluate_batches(*this, compile_options_, x, y, batch_size, "", bar.get());
+}
+
+std::map<std::string, double> Model::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size,
+                                              int verbose) {
+  return evaluate(std::vector<Tensor>{x}, y, batch_size, verbose);
+}
+
+// ---- predict ------------------------------------------------------------------------------------------------
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_size) {
+  LOOM_CHECK(batch_size > 0, "predict: batch_size must be positive, got {}", batch_size);
+  const int64_t n = check_samples(x, nullptr, "predict");
+  LOOM_CHECK(n > 0, "predict: x of shape {} has no samples", shape_str(x[0].shape()));
+  NoGradGuard no_grad;
+  std::vector<std::vector<Tensor>> pieces;
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t stop = std::min(n, start + batch_size);
+    std::vector<Tensor> xb;
+    for (const auto& t : x) {
+      Tensor r = rows(t, start, stop);
+      if (is_floating(r.dtype()) && r.device() != device()) r = r.to(device());  // as in fit
+      xb.push_back(r);
+    }
+    LayerOutput out = (*this)(xb, {}, CallContext{});
+    if (pieces.empty()) pieces.resize(out.size());
+    for (size_t k = 0; k < out.size(); ++k) pieces[k].push_back(out.tensors[k]);
+  }
+  std::vector<Tensor> result;
+  // On the host, as Keras returns NumPy arrays (one transfer per output).
+  for (auto& p : pieces) result.push_back((p.size() == 1 ? p[0] : concat(p, 0)).cpu());
+  return result;
+}
+
+Tensor Model::predict(const Tensor& x, int64_t batch_size) {
+  std::vector<Tensor> out = predict(std::vector<Tensor>{x}, batch_size);
+  LOOM_CHECK(out.size() == 1, "predict: model '{}' has {} outputs; use the vector overload", name(),
+             out.size());
+  return out[0];
+}
+
+// ---- fit ------------------------------------------------------------------------------------------------------
+
+History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
+  return fit(std::vector<Tensor>{x}, y, options);
+}
+
+namespace {
+
+// What fit trains and validates on. Training rows are contiguous on the host
+// (batches are gathered from them as row copies).
+struct FitData {
+  std::vector<Tensor> train_x, val_x;  // val_x empty: no validation
+  Tensor train_y, val_y;
+  int64_t n_train = 0;
+  Tensor weights;  // (n_train) per-sample class weights, or undefined
+};
+
+// Training and validation data: explicit, or the last fraction (before
+// shuffling, as Keras).
+FitData split_validation(const std::vector<Tensor>& x, const Tensor& y, int64_t n,
+                         const FitOptions& o) {
+  FitData d;
+  d.train_x = x;
+  d.train_y = y;
+  d.n_train = n;
+  if (!o.validation_x.empty()) {
+    LOOM_CHECK(o.validation_x.size() == x.size(), "fit: validation_x has {} tensors but x has {}",
+               o.validation_x.size(), x.size());
+    check_samples(o.validation_x, &o.validation_y, "fit (validation data)");
+    d.val_x = o.validation_x;
+    d.val_y = o.validation_y;
+  } else if (o.validation_split > 0.0) {
+    d.n_train = static_cast<int64_t>(std::floor(static_cast<double>(n) * (1.0 - o.validation_split)));
+    LOOM_CHECK(d.n_train > 0 && d.n_train < n,
+               "fit: validation_split {} of {} samples leaves {} for training and {} for validation",
+               o.validation_split, n, d.n_train, n - d.n_train);
+    d.train_x.clear();
+    for (const auto& t : x) {
+      d.train_x.push_back(t.detach().slice(0, 0, d.n_train));
+      d.val_x.push_back(t.detach().slice(0, d.n_train, n));
+    }
+    d.train_y = y.detach().slice(0, 0, d.n_train);
+    d.val_y = y.detach().slice(0, d.n_train, n);
+  }
+  return d;
+}
+
+FitData prepare_fit_data(const std::vector<Tensor>& x, const Tensor& y, int64_t n,
+                         const FitOptions& o) {
+  FitData d = split_validation(x, y, n, o);
+  LOOM_CHECK(d.n_train > 0, "fit: no training samples (x of shape {})", shape_str(x[0].shape()));
+  // Contiguous once, so that gathering a batch is a row copy.
+  // Batches are gathered on the host (and moved to the model's device per
+  // batch), so data given on a GPU comes over once here.
+  for (auto& t : d.train_x) t = t.detach().cpu().contiguous();
+  d.train_y = d.train_y.detach().cpu().contiguous();
+  std::vector<double> weights;
+  if (!o.class_weight.empty()) weights = class_sample_weights(d.train_y, o.class_weight);
+  d.weights = weights.empty() ? Tensor() : Tensor::from_vector(weights);
+  return d;
+}
+
+// Callbacks: progress bar first, the user's, History last (Keras order).
+std::vector<CallbackPtr> fit_callbacks(const FitOptions& o, const CallbackPtr& recorder) {
+  std::vector<CallbackPtr> cbs;
+  if (o.verbose == 1) cbs.push_back(std::make_shared<ProgbarLogger>());
+  if (o.verbose >= 2) cbs.push_back(std::make_shared<ProgbarLogger>(std::cout, false));
+  for (const auto& cb : o.callbacks) {
+    LOOM_CHECK(cb != nullptr, "fit: a callback is null");
+    cbs.push_back(cb);
+  }
+  cbs.push_back(recorder);
+  return cbs;
+}
+
+TrainParams train_params(const FitOptions& o, int64_t n_train) {
+  TrainParams params;
+  params.epochs = o.epochs;
+  params.steps = (n_train + o.batch_size - 1) / o.batch_size;
+  params.samples = n_train;
+  params.batch_size = o.batch_size;
+  params.verbose = o.verbose;
+  return params;
+}
+
+// Sample order of one epoch: a permutation drawn from `gen`, or 0..n-1.
+std::vector<int64_t> epoch_order(int64_t n_train, bool shuffle, Generator& gen) {
+  if (shuffle) return permutation(n_train, gen);
+  std::vector<int64_t> order(static_cast<size_t>(n_train));
+  for (int64_t i = 0; i < n_train; ++i) order[static_cast<size_t>(i)] = i;
+  return order;
+}
+
+// Everything the epochs of one fit() share.
+struct FitRun {
+  Model& model;
+  LossKind kind;
+  const FitData& data;
+  const std::vector<CallbackPtr>& callbacks;
+  int64_t batch_size;
+  bool shuffle;
+  uint64_t seed;
+};
+
+// One optimizer step on a batch; returns its loss and predictions.
+StepResult train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb, const Tensor& yb,
+                      const Tensor& wb) {
+  Optimizer::zero_grad(model.parameters());
+  StepResult r = forward_loss(model, kind, model.compile_options().loss, xb, yb, wb, true);
+  if (r.loss.requires_grad()) r.loss.backward();
+  model.optimizer()->step(model.parameters());
+  return r;
+}
+
+// The batches of epoch `epoch`; returns the logs after the last batch run
+// (training stops early when a callback sets model.stop_training).
+Logs train_epoch(const FitRun& run, int epoch) {
+  Model& model = run.model;
+  const FitData& data = run.data;
+  Mean loss_mean("loss");
+  std::vector<MetricPtr> metrics = make_metrics(model.compile_options());
+  Generator shuffle_gen(epoch_seed(run.seed, epoch, 1));
+  Generator noise_gen(epoch_seed(run.seed, epoch, 2));
+  model.reseed(noise_gen);
+  const std::vector<int64_t> order = epoch_order(data.n_train, run.shuffle, shuffle_gen);
+
+  Logs batch_logs;
+  for (int64_t step = 0; step * run.batch_size < data.n_train; ++step) {
+    const int64_t start = step * run.batch_size;
+    const int64_t count = std::min(run.batch_size, data.n_train - start);
+    const int64_t* idx = order.data() + start;
+    std::vector<Tensor> xb;
+    for (const auto& t : data.train_x) xb.push_back(take_rows(t, idx, count));
+    Tensor yb = take_rows(data.train_y, idx, count);
+    Tensor wb = data.weights.defined() ? take_rows(data.weights, idx, count) : Tensor();
+    run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_batch_begin(step, batch_logs); });
+
+    StepResult r = train_step(model, run.kind, xb, yb, wb);
+    loss_mean.add(r.loss.item(), static_cast<double>(count));
+    {
+      NoGradGuard no_grad;
+      Tensor probs = metric_predictions(run.kind, r.y_pred.detach());
+      for (auto& m : metrics) m->update(yb, probs);
+    }
+    batch_logs = results(loss_mean, metrics);
+    run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_batch_end(step, batch_logs); });
+    if (model.stop_training) break;
+  }
+  Optimizer::zero_grad(model.parameters());  // do not keep the last batch's gradients alive
+  return batch_logs;
+}
+
+}  // namespace
+
+History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptions& o) {
+  LOOM_CHECK(compiled_, "fit: model '{}' is not compiled; call compile() first", name());
+  LOOM_CHECK(o.batch_size > 0, "fit: batch_size must be positive, got {}", o.batch_size);
+  LOOM_CHECK(o.epochs >= 0 && o.initial_epoch >= 0, "fit: epochs ({}) and initial_epoch ({}) must be >= 0",
+             o.epochs, o.initial_epoch);
+  LOOM_CHECK(o.validation_split >= 0.0 && o.validation_split < 1.0,
+             "fit: validation_split must be in [0, 1), got {}", o.validation_split);
+  const int64_t n = check_samples(x, &y, "fit");
+  if (!inputs_.empty())
+    LOOM_CHECK(x.size() == inputs_.size(), "fit: model '{}' has {} inputs but x has {} tensors", name(),
+               inputs_.size(), x.size());
+  const LossKind kind = parse_loss(compile_options_.loss);
+  const FitData data = prepare_fit_data(x, y, n, o);
+
+  auto recorder = std::make_shared<HistoryRecorder>();
+  const std::vector<CallbackPtr> cbs = fit_callbacks(o, recorder);
+  const TrainParams params = train_params(o, data.n_train);
+  run_callbacks(cbs, [&](Callback& cb) {
+    cb.set_model(this);
+    cb.set_params(params);
+  });
+
+  const FitRun run{*this, kind, data, cbs, o.batch_size, o.shuffle, o.seed};
+  stop_training = false;
+  Logs logs;
+  run_callbacks(cbs, [&](Callback& cb) { cb.on_train_begin(logs); });
+  for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
+    run_callbacks(cbs, [&](Callback& cb) { cb.on_epoch_begin(epoch, logs); });
+    logs = train_epoch(run, epoch);
+    if (!data.val_x.empty()) {
+      Logs val = evaluate_batches(*this, compile_options_, data.val_x, data.val_y, o.batch_size,
+                                  "val_", nullptr);
+      logs.insert(val.begin(), val.end());
+    }
+    run_callbacks(cbs, [&](Callback& cb) { cb.on_epoch_end(epoch, logs); });
+    if (stop_training) break;
+  }
+  run_callbacks(cbs, [&](Callback& cb) { cb.on_train_end(logs); });
+  for (const auto& cb : cbs) cb->set_model(nullptr);  // callbacks may outlive the model
+  return recorder->history;
+}
+
+}  // namespace loom
