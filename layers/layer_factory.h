@@ -4,14 +4,15 @@
 //
 // Every layer type registers a factory that turns config() back into an
 // equivalent layer (same hyper-parameters; weights are loaded separately).
-// Loom's own types are registered in register_builtin_layers() in
-// layer_factory.cpp: one line per type, which also keeps each layer's object
-// file linked into programs that only ever load models (a static registrar
-// inside a static library would be dropped by the linker). Add new built-in
-// types there; user code calls register_layer_type().
+// Loom's own types are registered in register_builtin_layers()
+// (layers/builtin_layers.cpp): one line per type, which also keeps each
+// layer's object file linked into programs that only ever load models (a
+// static registrar inside a static library would be dropped by the linker).
+// Add new built-in types there; user code calls register_layer_type().
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@
 namespace loom {
 
 using LayerFactory = std::function<LayerPtr(const Config& config, const std::string& name)>;
+
+// Fills the registry with Loom's built-in types; the factory calls it once,
+// on first use (defined in layers/builtin_layers.cpp, above every type).
+void register_builtin_layers(std::map<std::string, LayerFactory>& factories);
 
 // Registers (or replaces) the factory for `type_name` (Layer::type_name()).
 void register_layer_type(const std::string& type_name, LayerFactory factory);

@@ -12,6 +12,7 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cudnn_rnn.h"
+#include "backends/cuda/rnn_gates_kernels.h"
 #include "backends/registry.h"
 
 namespace loom {

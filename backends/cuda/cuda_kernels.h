@@ -1,9 +1,10 @@
 // Launchers for Loom's own CUDA kernels (cuda_kernels.cu): the element-wise,
-// reduction, softmax, embedding, dropout and fused RNN-step work of
-// Backend (backends/backend.h), with the same semantics as the reference
-// backend. Every pointer in the views is device memory; every launcher
-// enqueues on `stream` and returns without synchronizing. Launch errors are
-// thrown as loom::Error naming the kernel.
+// reduction, softmax, embedding and dropout work of Backend
+// (backends/backend.h), with the same semantics as the reference backend.
+// The fused RNN-step launchers are in rnn_gates_kernels.h. Every pointer in
+// the views is device memory; every launcher enqueues on `stream` and
+// returns without synchronizing. Launch errors are thrown as loom::Error
+// naming the kernel.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -33,8 +34,5 @@ void scatter_add_rows(cudaStream_t stream, const StridedView& src, const Strided
                       const StridedView& dtable);
 void bernoulli_mask(cudaStream_t stream, const StridedView& dst, double keep_prob, double scale,
                     uint64_t seed, uint64_t offset);
-// One launch per call (per phase for GRU reset_before).
-void rnn_gates_forward(cudaStream_t stream, const RnnDesc& desc, const RnnStepForward& step);
-void rnn_gates_backward(cudaStream_t stream, const RnnDesc& desc, const RnnStepBackward& step);
 
 }  // namespace loom::cuda

@@ -8,60 +8,26 @@
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
 
 #include "backends/backend.h"
 #include "backends/reference/parallel.h"
+#include "backends/reference/vmath.h"
 
 namespace loom::ref {
 
 // ---- activations over a contiguous run of n values --------------------------------
 //
-// f32 uses branch-free polynomial exp and tanh (Cephes' expf and tanhf
-// coefficients, within 2-3 ulp of libm) that the compiler vectorizes: libm
-// calls cannot be vectorized without -ffast-math, and the gates'
-// transcendentals would otherwise cost as much as the recurrent GEMM. f64
-// (the gradient checks) uses libm.
+// f32 uses the branch-free exp, tanh and sigmoid of vmath.h, which the
+// compiler vectorizes: libm calls cannot be vectorized without -ffast-math,
+// and the gates' transcendentals would otherwise cost as much as the
+// recurrent GEMM. f64 (the gradient checks) uses libm.
 
-// e^x for f32: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-6
-// polynomial, 2^n put straight into the exponent bits.
-inline float exp_f32(float x) {
-  x = std::min(std::max(x, -87.3f), 88.3f);  // e^x stays a normal float
-  // round(x / ln2) by the 1.5 * 2^23 trick (exact for |n| < 2^22)
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  // ln2 split for exactness
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
-}
-
-// tanh for f32: an odd polynomial below |x| = 0.625 (where 1 - 2/(e^2x + 1)
-// would lose relative accuracy), the exp form above; both are computed and
-// one selected, so the loop stays branch-free.
-inline float tanh_f32(float x) {
-  const float ax = std::abs(x);
-  const float z = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
-  const float small = p * z * x + x;
-  const float big = 1.0f - 2.0f / (exp_f32(2.0f * ax) + 1.0f);
-  const float large = x < 0.0f ? -big : big;
-  return ax < 0.625f ? small : large;
-}
-
-inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+using vmath::exp_f32;
+using vmath::sigmoid_f32;
+using vmath::tanh_f32;
 
 template <typename T>
 inline T sigmoid_value(T x) {

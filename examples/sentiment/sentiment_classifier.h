@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/saving/json.h"
 #include "layers/training/model.h"
 #include "layers/text/datasets.h"
 #include "layers/text/text_vectorization.h"

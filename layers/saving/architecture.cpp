@@ -2,6 +2,7 @@
 #include <map>
 
 #include "layers/layer_factory.h"
+#include "layers/saving/json.h"
 #include "layers/training/model.h"
 
 namespace loom {
@@ -212,6 +213,8 @@ std::shared_ptr<Model> Model::from_architecture(const Json& j) {
   if (!j.value("trainable", true)) model->set_trainable(false);
   return model;
 }
+
+std::string Model::to_json(int indent) const { return to_architecture().dump(indent); }
 
 std::shared_ptr<Model> Model::from_json(const std::string& text) {
   return from_architecture(Json::parse(text, "architecture"));

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/splitmix64.h"
+
 namespace loom::text {
 
 class TextRng {
@@ -21,15 +23,14 @@ class TextRng {
   static TextRng stream(uint64_t seed, uint64_t index) {
     TextRng mix(seed ^ 0x6a09e667f3bcc909ULL);
     uint64_t a = mix.next();
-    TextRng mix2(a + index * 0x9e3779b97f4a7c15ULL);
+    TextRng mix2(a + index * kSplitMix64Increment);
     return TextRng(mix2.next());
   }
 
   uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    const uint64_t z = splitmix64(state_);
+    state_ += kSplitMix64Increment;
+    return z;
   }
 
   // Uniform in [0, n), n > 0, without modulo bias.

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "autograd/splitmix64.h"
 #include "autograd/tape.h"
 #include "layers/training/callbacks.h"
 #include "layers/training/metrics.h"
@@ -136,13 +137,6 @@ Tensor take_rows(const Tensor& src, const int64_t* idx, int64_t n) {
 // Rows [start, stop) as a contiguous tensor (a view when t already is one).
 Tensor rows(const Tensor& t, int64_t start, int64_t stop) {
   return t.detach().slice(0, start, stop).contiguous();
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
 }
 
 // An independent stream per (seed, epoch, purpose).

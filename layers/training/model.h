@@ -30,10 +30,11 @@
 #include <string>
 #include <vector>
 
-#include "layers/saving/json.h"
 #include "layers/layer.h"
 
 namespace loom {
+
+class Json;  // layers/saving/json.h: the architecture is written and read there
 
 class Optimizer;  // optim/optimizer.h
 class Callback;   // layers/training/callbacks.h
@@ -142,7 +143,7 @@ class Model : public Layer {
   // Layer configs are Layer::config() (ConfigValue -> JSON bool/number/string/
   // int array). A nested model's config is {"architecture": its JSON text}.
   Json to_architecture() const;
-  std::string to_json(int indent = -1) const { return to_architecture().dump(indent); }
+  std::string to_json(int indent = -1) const;
   // Rebuilds a model from to_architecture()/to_json(): layers come from
   // make_layer() (layers/layer_factory.h) and are built, with fresh weights
   // (load them by name afterwards). Throws loom::Error on malformed input.

@@ -527,3 +527,436 @@ TEST(CpuAllocator, TensorsOfOneShapeReuseTheirMemory) {
 }
 
 }  // namespace loom
+
+namespace loom {
+namespace {
+
+// ---- f32 exp / tanh / sigmoid over the whole input range ------------------------------------
+//
+// The reference backend's f32 exp, tanh and sigmoid (backends/reference/vmath.h)
+// are branch-free polynomial forms so that their loops vectorize; the fused
+// RNN gate kernels use the same functions. Past where e^x over- or
+// underflows they must give the exact limit, NaN must stay NaN, and over a
+// dense sweep they must stay within about an ulp of libm.
+
+// Sets the denormal mode for a scope and restores the previous one.
+class DenormalMode {
+ public:
+  explicit DenormalMode(bool flush) : saved_(flush_denormals()) { set_flush_denormals(flush); }
+  ~DenormalMode() { set_flush_denormals(saved_); }
+
+ private:
+  bool saved_;
+};
+
+constexpr UnaryOp kTranscendentals[] = {UnaryOp::exp, UnaryOp::tanh, UnaryOp::sigmoid};
+
+// op(x) in double: the truth the f32 kernels are held to.
+double truth(UnaryOp op, double x) {
+  switch (op) {
+    case UnaryOp::exp: return std::exp(x);
+    case UnaryOp::tanh: return std::tanh(x);
+    default: return 1.0 / (1.0 + std::exp(-x));  // sigmoid; exp(-x) = inf gives 0
+  }
+}
+
+// op(x) on the reference backend, through the contiguous loop and a strided
+// one, which must agree bit for bit.
+std::vector<float> unary_f32(UnaryOp op, std::vector<float> x) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> y(x.size()), ys(2 * x.size());
+  reference_backend().unary(op, view_of(x.data(), {n}), view_of(y.data(), {n}));
+  reference_backend().unary(op, view_of(x.data(), {n}), view_of(ys.data(), {n}, {2}));
+  for (size_t i = 0; i < x.size(); ++i)
+    EXPECT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(ys[2 * i]))
+        << unary_op_name(op) << ": strided and contiguous differ at x = " << x[i];
+  return y;
+}
+
+// Every value of `special` at each of 16 positions among ordinary inputs, so
+// each goes through every SIMD lane (up to 16 wide) and the scalar tail.
+// `which[i]` is the index into `special` of x[i], or -1 for a filler.
+struct Spread {
+  std::vector<float> x;
+  std::vector<int> which;
+};
+Spread spread_over_lanes(const std::vector<float>& special) {
+  Spread s;
+  for (size_t v = 0; v < special.size(); ++v)
+    for (int k = 0; k < 17; ++k)
+      for (int i = 0; i < 16; ++i) {
+        const bool here = i == k % 16 && (k < 16 || v % 2 == 0);
+        s.x.push_back(here ? special[v] : 0.37f * static_cast<float>(i - 7));
+        s.which.push_back(here ? static_cast<int>(v) : -1);
+      }
+  // and once more as the very last element, in the loop's tail
+  for (size_t v = 0; v < special.size(); ++v) {
+    s.x.push_back(special[v]);
+    s.which.push_back(static_cast<int>(v));
+  }
+  return s;
+}
+
+// Runs op over `special` spread over the lanes; check(v, y) for each special
+// value v and its result y. Fillers must stay within 2 ulp of the truth.
+template <typename Check>
+void check_special_values(UnaryOp op, const std::vector<float>& special, Check check) {
+  const Spread s = spread_over_lanes(special);
+  const std::vector<float> y = unary_f32(op, s.x);
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (s.which[i] < 0) {
+      EXPECT_LE(ulp_error(y[i], truth(op, s.x[i])), 2.0)
+          << unary_op_name(op) << " filler " << s.x[i] << " next to special values";
+    } else {
+      check(s.x[i], y[i]);
+    }
+  }
+}
+
+bool is_plus_zero(float y) { return y == 0.0f && !std::signbit(y); }
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kMax = std::numeric_limits<float>::max();
+
+// Beyond where e^x leaves the float range every op gives its exact limit,
+// with denormals flushed (the default) or kept; near the edges the finite
+// results stay accurate.
+TEST(UnaryF32, LargeMagnitudesSaturate) {
+  const std::vector<float> exp_over = {88.73f, 88.75f, 89.0f, 90.0f, 100.0f, 1e4f, 1e30f, kMax};
+  const std::vector<float> exp_under = {-104.0f, -104.5f, -110.0f, -1e4f, -1e30f, -kMax};
+  std::vector<float> tanh_big;
+  for (float v : {10.0f, 20.0f, 44.5f, 88.0f, 89.0f, 100.0f, 1e4f, 1e30f, kMax})
+    tanh_big.insert(tanh_big.end(), {v, -v});
+  const std::vector<float> sig_one = {17.5f, 20.0f, 88.0f, 89.0f, 100.0f, 1e4f, 1e30f, kMax};
+  const std::vector<float> sig_zero = {-104.0f, -104.5f, -110.0f, -1e4f, -1e30f, -kMax};
+  for (bool flush : {true, false}) {
+    SCOPED_TRACE(flush ? "denormals flushed" : "denormals kept");
+    DenormalMode mode(flush);
+    check_special_values(UnaryOp::exp, exp_over, [](float x, float y) {
+      EXPECT_EQ(y, kInf) << "exp(" << x << ")";
+    });
+    check_special_values(UnaryOp::exp, exp_under, [](float x, float y) {
+      EXPECT_TRUE(is_plus_zero(y)) << "exp(" << x << ") = " << y;
+    });
+    check_special_values(UnaryOp::tanh, tanh_big, [](float x, float y) {
+      EXPECT_EQ(y, x > 0 ? 1.0f : -1.0f) << "tanh(" << x << ")";
+    });
+    check_special_values(UnaryOp::sigmoid, sig_one, [](float x, float y) {
+      EXPECT_EQ(y, 1.0f) << "sigmoid(" << x << ")";
+    });
+    check_special_values(UnaryOp::sigmoid, sig_zero, [](float x, float y) {
+      EXPECT_TRUE(is_plus_zero(y)) << "sigmoid(" << x << ") = " << y;
+    });
+    // The largest finite and smallest normal results are still accurate.
+    for (UnaryOp op : kTranscendentals)
+      check_special_values(op, {88.72f, 88.0f, -87.0f, -87.3f, 30.0f, -30.0f, 17.0f, -17.0f},
+                           [op](float x, float y) {
+                             EXPECT_LE(ulp_error(y, truth(op, x)), 2.0)
+                                 << unary_op_name(op) << "(" << x << ") = " << y;
+                           });
+  }
+  // Results below FLT_MIN: subnormal (and accurate) when denormals are kept,
+  // 0 when they are flushed.
+  const std::vector<float> tiny = {-87.5f, -90.0f, -95.0f, -100.0f, -103.0f};
+  {
+    DenormalMode keep(false);
+    for (UnaryOp op : {UnaryOp::exp, UnaryOp::sigmoid})
+      check_special_values(op, tiny, [op](float x, float y) {
+        EXPECT_LE(ulp_error(y, truth(op, x)), 1.0) << unary_op_name(op) << "(" << x << ") = " << y;
+        EXPECT_GT(y, 0.0f) << unary_op_name(op) << "(" << x << ")";
+      });
+  }
+  DenormalMode flush(true);
+  if (!flush_denormals()) return;  // flushing is x86 only
+  for (UnaryOp op : {UnaryOp::exp, UnaryOp::sigmoid})
+    check_special_values(op, tiny, [op](float x, float y) {
+      EXPECT_TRUE(is_plus_zero(y)) << unary_op_name(op) << "(" << x << ") = " << y;
+    });
+}
+
+// NaN in gives NaN out, whatever its sign and payload, in every lane, and
+// leaves its neighbours alone.
+TEST(UnaryF32, NaNPropagates) {
+  const std::vector<float> nans = {
+      std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+      std::numeric_limits<float>::signaling_NaN(), std::bit_cast<float>(0x7fc12345u),
+      std::bit_cast<float>(0xffc00001u), std::bit_cast<float>(0x7fffffffu)};
+  for (bool flush : {true, false}) {
+    DenormalMode mode(flush);
+    for (UnaryOp op : kTranscendentals)
+      check_special_values(op, nans, [op](float x, float y) {
+        EXPECT_TRUE(std::isnan(y)) << unary_op_name(op) << "(NaN 0x" << std::hex
+                                   << std::bit_cast<uint32_t>(x) << ") = " << y;
+      });
+  }
+}
+
+// The limits at +-inf: exp 0 and inf, tanh -1 and 1, sigmoid 0 and 1.
+TEST(UnaryF32, Infinities) {
+  for (bool flush : {true, false}) {
+    DenormalMode mode(flush);
+    check_special_values(UnaryOp::exp, {kInf, -kInf}, [](float x, float y) {
+      if (x > 0) EXPECT_EQ(y, kInf);
+      else EXPECT_TRUE(is_plus_zero(y)) << "exp(-inf) = " << y;
+    });
+    check_special_values(UnaryOp::tanh, {kInf, -kInf}, [](float x, float y) {
+      EXPECT_EQ(y, x > 0 ? 1.0f : -1.0f) << "tanh(" << x << ")";
+    });
+    check_special_values(UnaryOp::sigmoid, {kInf, -kInf}, [](float x, float y) {
+      if (x > 0) EXPECT_EQ(y, 1.0f);
+      else EXPECT_TRUE(is_plus_zero(y)) << "sigmoid(-inf) = " << y;
+    });
+  }
+}
+
+// Every 1021st f32 bit pattern in [-100, 100] (about 2.2 million inputs,
+// subnormal results included, so denormals are kept) against libm in double.
+// The measured worst cases are 0.92 ulp (exp), 0.95 (tanh) and 1.79
+// (sigmoid) with FMA; the bounds leave room for builds without it.
+TEST(UnaryF32, DenseSweepAccuracy) {
+  DenormalMode keep(false);
+  std::vector<float> x;
+  const uint32_t top = std::bit_cast<uint32_t>(100.0f);
+  for (uint32_t b = 0; b <= top; b += 1021) {
+    x.push_back(std::bit_cast<float>(b));
+    x.push_back(-std::bit_cast<float>(b));
+  }
+  const struct {
+    UnaryOp op;
+    double bound;
+  } cases[] = {{UnaryOp::exp, 1.5}, {UnaryOp::tanh, 1.5}, {UnaryOp::sigmoid, 2.5}};
+  for (const auto& c : cases) {
+    const std::vector<float> y = unary_f32(c.op, x);
+    double worst = 0;
+    float worst_x = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double e = ulp_error(y[i], truth(c.op, x[i]));
+      if (e > worst) worst = e, worst_x = x[i];
+    }
+    EXPECT_LE(worst, c.bound) << unary_op_name(c.op) << " worst at x = " << worst_x;
+  }
+}
+
+// ---- f32 RNN gate kernels at extreme pre-activations ---------------------------------------
+//
+// One step of a fused gate kernel (Backend::rnn_gates_forward/backward) on
+// the reference backend with hu = 0, so the pre-activations are the gates
+// rows as given.
+
+RnnRows rows_of(std::vector<float>& v, int64_t ld) { return {v.data(), ld}; }
+
+struct GateStep {
+  RnnDesc d;
+  int64_t GH;
+  std::vector<float> gates, hu, h_prev, c_prev, h_next, c_next, out, act_c, hu_h;
+
+  GateStep(RnnCellKind cell, int64_t B, int64_t H) {
+    d.cell = cell;
+    d.reset_after = true;
+    d.B = B;
+    d.H = H;
+    d.dtype = DType::f32;
+    GH = d.gates() * H;
+    const auto n = static_cast<size_t>(B * H);
+    gates.assign(static_cast<size_t>(B * GH), 0.0f);
+    hu.assign(gates.size(), 0.0f);
+    h_prev = random_values<float>(n, 5);  // in [-1, 1]
+    c_prev = random_values<float>(n, 6, -3.0, 3.0);
+    h_next.assign(n, -7.0f);
+    c_next.assign(n, -7.0f);
+    out.assign(n, -7.0f);
+    act_c.assign(n, -7.0f);
+    hu_h.assign(n, -7.0f);
+  }
+
+  void forward() {
+    const int64_t H = d.H;
+    RnnStepForward s;
+    s.gates = rows_of(gates, GH);
+    s.hu = rows_of(hu, GH);
+    s.h_prev = rows_of(h_prev, H);
+    s.h_next = rows_of(h_next, H);
+    s.out = rows_of(out, H);
+    if (d.cell == RnnCellKind::lstm) {
+      s.c_prev = rows_of(c_prev, H);
+      s.c_next = rows_of(c_next, H);
+      s.act_c = rows_of(act_c, H);
+    }
+    if (d.cell == RnnCellKind::gru) s.hu_h = rows_of(hu_h, H);
+    reference_backend().rnn_gates_forward(d, s);
+  }
+
+  // dy = 1 for every output; returns dA (B,GH) and checks that dA, dA_rec,
+  // dh and dc are finite.
+  std::vector<float> backward() {
+    const int64_t H = d.H;
+    const auto n = static_cast<size_t>(d.B * H);
+    std::vector<float> dy(n, 1.0f), dh(n, 0.0f), dc(n, 0.0f);
+    std::vector<float> dA(gates.size(), -7.0f), dA_rec(gates.size(), -7.0f);
+    RnnStepBackward s;
+    s.gates = rows_of(gates, GH);
+    s.h_prev = rows_of(h_prev, H);
+    s.dy = rows_of(dy, H);
+    s.dh = rows_of(dh, H);
+    s.dA = rows_of(dA, GH);
+    if (d.cell == RnnCellKind::lstm) {
+      s.c_prev = rows_of(c_prev, H);
+      s.act_c = rows_of(act_c, H);
+      s.dc = rows_of(dc, H);
+    }
+    if (d.cell == RnnCellKind::gru) {
+      s.hu_h = rows_of(hu_h, H);
+      s.dA_rec = rows_of(dA_rec, GH);
+    }
+    reference_backend().rnn_gates_backward(d, s);
+    for (float v : dA) EXPECT_TRUE(std::isfinite(v)) << "dA " << v;
+    for (float v : dh) EXPECT_TRUE(std::isfinite(v)) << "dh " << v;
+    if (d.cell == RnnCellKind::lstm)
+      for (float v : dc) EXPECT_TRUE(std::isfinite(v)) << "dc " << v;
+    if (d.cell == RnnCellKind::gru)
+      for (float v : dA_rec) EXPECT_TRUE(std::isfinite(v)) << "dA_rec " << v;
+    return dA;
+  }
+};
+
+// Whether gate k of a cell uses the (recurrent) sigmoid; the others use tanh.
+bool sigmoid_gate(RnnCellKind cell, int64_t k) {
+  if (cell == RnnCellKind::simple_rnn) return false;
+  if (cell == RnnCellKind::lstm) return k != 2;  // i f o; c is the tanh candidate
+  return k != 2;                                 // GRU: z r; h is the tanh candidate
+}
+
+// Huge, infinite and merely large pre-activations in every gate of every
+// cell: the saved activations are the exact limits (0 or 1, -1 or 1) where
+// the truth rounds to them and accurate elsewhere, the new states and
+// outputs are finite and match the cell's formula, and the backward step
+// gives finite gradients that are exactly 0 through saturated gates.
+TEST(RnnGatesF32, HugePreActivationsSaturate) {
+  DenormalMode keep(false);  // so that a wrong tiny sigmoid would not be flushed to 0
+  const float pre[] = {1e4f,   -1e4f,   200.0f, -200.0f, 105.0f, -105.0f, 89.0f,
+                       -89.0f, 1e30f,   -1e30f, kMax,    -kMax,   kInf,    -kInf,
+                       100.0f, -100.0f, 50.0f,  -50.0f,  0.5f};
+  const int64_t P = std::size(pre), B = 3, H = 19;  // H odd: vector loops and a tail
+  for (RnnCellKind cell : {RnnCellKind::simple_rnn, RnnCellKind::lstm, RnnCellKind::gru}) {
+    SCOPED_TRACE(rnn_cell_kind_name(cell));
+    GateStep st(cell, B, H);
+    const int64_t G = st.d.gates();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t k = 0; k < G; ++k)
+        for (int64_t j = 0; j < H; ++j)
+          st.gates[static_cast<size_t>(b * st.GH + k * H + j)] = pre[(j + 3 * k + 5 * b) % P];
+    const std::vector<float> a = st.gates;
+    st.forward();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t k = 0; k < G; ++k)
+        for (int64_t j = 0; j < H; ++j) {
+          const size_t i = static_cast<size_t>(b * st.GH + k * H + j);
+          const bool sig = sigmoid_gate(cell, k);
+          const double want = truth(sig ? UnaryOp::sigmoid : UnaryOp::tanh, a[i]);
+          const float y = st.gates[i];
+          if (std::abs(a[i]) >= 105.0f) {
+            EXPECT_EQ(y, static_cast<float>(want)) << "gate " << k << " at " << a[i];
+            EXPECT_FALSE(std::signbit(y) && y == 0.0f) << "gate " << k << " at " << a[i];
+          } else {
+            EXPECT_LE(ulp_error(y, want), 2.0) << "gate " << k << " at " << a[i] << ": " << y;
+          }
+        }
+    // The states from the saved (activated) gates, in double.
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < H; ++j) {
+        const size_t i = static_cast<size_t>(b * H + j);
+        const float* g = st.gates.data() + b * st.GH;
+        double h = 0;
+        if (cell == RnnCellKind::simple_rnn) {
+          h = g[j];
+        } else if (cell == RnnCellKind::lstm) {
+          const double c = double{g[H + j]} * st.c_prev[i] + double{g[j]} * g[2 * H + j];
+          EXPECT_NEAR(st.c_next[i], c, 1e-6 * std::max(1.0, std::abs(c)));
+          EXPECT_NEAR(st.act_c[i], std::tanh(c), 1e-6);
+          h = g[3 * H + j] * std::tanh(c);
+        } else {
+          h = double{g[j]} * st.h_prev[i] + (1.0 - g[j]) * g[2 * H + j];
+        }
+        EXPECT_TRUE(std::isfinite(st.h_next[i]));
+        EXPECT_LE(std::abs(st.h_next[i]), 1.0f);
+        EXPECT_NEAR(st.h_next[i], h, 1e-6) << "unit " << j << " of row " << b;
+        EXPECT_EQ(st.out[i], st.h_next[i]);
+      }
+    const std::vector<float> dA = st.backward();
+    for (size_t i = 0; i < dA.size(); ++i) {
+      const float y = st.gates[i];
+      const bool sig = sigmoid_gate(cell, static_cast<int64_t>(i % st.GH) / H);
+      const bool saturated = sig ? (y == 0.0f || y == 1.0f) : std::abs(y) == 1.0f;
+      if (saturated) EXPECT_EQ(dA[i], 0.0f) << "through saturated gate value " << y;
+    }
+  }
+}
+
+// A NaN pre-activation makes NaN only in its own unit's new state and
+// output; every other value is what the step gives without it.
+TEST(RnnGatesF32, NaNStaysInItsUnit) {
+  const int64_t B = 2, H = 19;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (RnnCellKind cell : {RnnCellKind::simple_rnn, RnnCellKind::lstm, RnnCellKind::gru}) {
+    SCOPED_TRACE(rnn_cell_kind_name(cell));
+    GateStep clean(cell, B, H), dirty(cell, B, H);
+    clean.gates = random_values<float>(clean.gates.size(), 11, -3.0, 3.0);
+    dirty.gates = clean.gates;
+    const int64_t G = clean.d.gates();
+    // Row 0 unit 4 in the last gate, row 1 unit 12 in the first.
+    dirty.gates[static_cast<size_t>(0 * clean.GH + (G - 1) * H + 4)] = nan;
+    dirty.gates[static_cast<size_t>(1 * clean.GH + 0 * H + 12)] = nan;
+    clean.forward();
+    dirty.forward();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < H; ++j) {
+        const size_t i = static_cast<size_t>(b * H + j);
+        const bool hit = (b == 0 && j == 4) || (b == 1 && j == 12);
+        if (hit) {
+          EXPECT_TRUE(std::isnan(dirty.h_next[i])) << "row " << b << " unit " << j;
+          EXPECT_TRUE(std::isnan(dirty.out[i])) << "row " << b << " unit " << j;
+        } else {
+          EXPECT_EQ(dirty.h_next[i], clean.h_next[i]) << "row " << b << " unit " << j;
+          EXPECT_EQ(dirty.out[i], clean.out[i]) << "row " << b << " unit " << j;
+          if (cell == RnnCellKind::lstm) EXPECT_EQ(dirty.c_next[i], clean.c_next[i]);
+        }
+      }
+  }
+}
+
+// The gate activations over a dense sweep of [-100, 100] with +-inf and NaN:
+// a SimpleRNN step with act = tanh or sigmoid saves act(a) for every a,
+// within the unary kernels' accuracy and bit for bit what the unary kernel
+// gives (one implementation for both).
+TEST(RnnGatesF32, ActivationsMatchTheUnaryKernels) {
+  DenormalMode keep(false);
+  std::vector<float> x;
+  const uint32_t top = std::bit_cast<uint32_t>(100.0f);
+  for (uint32_t b = 0; b <= top; b += 4099) {
+    x.push_back(std::bit_cast<float>(b));
+    // Not -0: the kernel adds hu = 0 first, and -0 + 0 is +0.
+    if (b != 0) x.push_back(-std::bit_cast<float>(b));
+  }
+  x.insert(x.end(), {kInf, -kInf, std::numeric_limits<float>::quiet_NaN()});
+  const int64_t H = 1009;  // odd: every row ends in a scalar tail
+  while (x.size() % H != 0) x.push_back(0.25f);
+  const int64_t B = static_cast<int64_t>(x.size()) / H;
+  for (UnaryOp op : {UnaryOp::tanh, UnaryOp::sigmoid}) {
+    SCOPED_TRACE(unary_op_name(op));
+    GateStep st(RnnCellKind::simple_rnn, B, H);
+    st.d.activation = op == UnaryOp::tanh ? RnnActivation::tanh : RnnActivation::sigmoid;
+    st.gates = x;
+    st.forward();
+    const std::vector<float> y = unary_f32(op, x);
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(st.gates[i]), std::bit_cast<uint32_t>(y[i]))
+          << "gate kernel and unary kernel differ at " << x[i];
+      worst = std::max(worst, ulp_error(st.gates[i], truth(op, x[i])));
+    }
+    EXPECT_LE(worst, op == UnaryOp::tanh ? 1.5 : 2.5);
+  }
+}
+
+}  // namespace
+}  // namespace loom
