@@ -9,7 +9,7 @@
 //     ax = x W + b
 //     z = ra(ax_z + h_d U_z)   r = ra(ax_r + h_d U_r)   hh = act(ax_h + (r * h_d) U_h)
 //     the last product needs r, so each step runs in two phases around it.
-//   both:  h' = z * h + (1 - z) * hh       (h un-dropped: SEMANTICS.md)
+//   both:  h' = z * h + (1 - z) * hh       (h un-dropped: docs/SEMANTICS.md)
 // Saved for backward: the activated gates (in place of ax), and ah_h
 // (reset_after) or r * h_d (reset_before).
 #include <vector>

@@ -4,15 +4,15 @@
 //
 // A libm call keeps a loop from vectorizing (tanhf alone costs ~20 ns per
 // element here), so these are branch-free forms GCC vectorizes: both sides
-// of every choice are computed and one selected by select() below. They
-// cover every input:
-// results down in the subnormal range, overflow to inf, saturation to 0, 1
-// and +-1 for large |x| (and +-inf), and NaN in -> NaN out.
+// of every choice are computed and one taken by select_f32() below. They
+// cover every input: results down in the subnormal range, overflow to inf,
+// saturation to 0, 1 and +-1 for large |x| (and +-inf), NaN in -> NaN out.
 //
-// Largest error against the double-precision truth, every 7th f32 bit
-// pattern in [-100, 100] (with FMA contraction, -march=native on x86-64):
-//   exp 0.92 ulp, tanh 0.95 ulp, sigmoid 1.79 ulp.
-// backend_test.cpp (UnaryF32.*, VMath.*) checks them; f64 callers use libm.
+// Largest error against the double-precision truth over every 7th f32 bit
+// pattern in [-100, 100]: exp 0.92 ulp, tanh 0.95, sigmoid 1.97 with FMA
+// contraction (-march=native on x86-64); about 1.2, 1.03 and 2.0 without.
+// backend_test.cpp (UnaryF32.*, RnnGatesF32.*) checks them; f64 callers use
+// libm.
 #pragma once
 
 #include <bit>
@@ -32,7 +32,7 @@ namespace loom::ref::vmath {
 // under the default -ftrapping-math it will not turn that back into
 // straight-line code, so the loop does not vectorize ("control flow in
 // loop"); integer and/or it leaves alone, and vectorizes to a blend.
-LOOM_ALWAYS_INLINE float select(bool c, float a, float b) {
+LOOM_ALWAYS_INLINE float select_f32(bool c, float a, float b) {
   const uint32_t m = 0u - static_cast<uint32_t>(c);
   return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & m) | (std::bit_cast<uint32_t>(b) & ~m));
 }
@@ -41,12 +41,12 @@ LOOM_ALWAYS_INLINE float select(bool c, float a, float b) {
 // (truncation error < 1e-8 relative, the last step 1 + r p(r) one rounding
 // with FMA), 2^n applied as two normal powers of two so results down in the
 // subnormal range and up to FLT_MAX stay right.
-//   x <= -104: 0 (e^-104 is below half the smallest subnormal)
-//   x >= 89:   inf (e^88.73 > FLT_MAX)
-//   NaN:       the input NaN
+//   x <= -104:  0 (e^-104 is below half the smallest subnormal)
+//   x > 88.72:  inf (past FLT_MAX; x is clamped to 89, and e^89 overflows)
+//   NaN:        the input NaN
 LOOM_ALWAYS_INLINE float exp_f32(float x) {
-  float xc = select(x > -104.0f, x, -104.0f);  // also maps NaN to a finite value here
-  xc = select(xc < 89.0f, xc, 89.0f);
+  float xc = select_f32(x > -104.0f, x, -104.0f);  // also maps NaN to a finite value here
+  xc = select_f32(xc < 89.0f, xc, 89.0f);
   // Round to nearest by adding and removing 1.5 * 2^23 (floorf would not vectorize).
   const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   // Cody-Waite: ln2_hi has few bits, so n * ln2_hi is exact.
@@ -63,7 +63,7 @@ LOOM_ALWAYS_INLINE float exp_f32(float x) {
   const float s1 = std::bit_cast<float>((n1 + 127) << 23);
   const float s2 = std::bit_cast<float>((n2 + 127) << 23);
   const float y = p * s1 * s2;
-  return select(x != x, x, y);
+  return select_f32(x != x, x, y);
 }
 
 // tanh, computed on |x| and given x's sign (tanh is odd; keeps tanh(-0) = -0):
@@ -84,22 +84,22 @@ LOOM_ALWAYS_INLINE float tanh_f32(float x) {
   p = p * z + -3.333329543e-1f;
   const float small = ax + ax * z * p;
   const float big = 1.0f - 2.0f / (exp_f32(2.0f * ax) + 1.0f);
-  return std::copysign(select(ax < 1.0f, small, big), x);
+  return std::copysign(select_f32(ax < 1.0f, small, big), x);
 }
 
 // 1 / (1 + e^-x) = num / (1 + e) with e = e^-|x| <= 1, so nothing overflows:
 // num = 1 for x >= 0, e for x < 0. d = 1 + e rounds; derr, the part of 1 + e
 // that d lost (exact: |e| <= 1), corrects the quotient to first order,
 //   num / (d + derr) ~ q - q derr / d,   1 / d = q (x >= 0) or 1 - q (x < 0),
-// which takes the worst error from 2.6 to 1.8 ulp.
+// which takes the worst error from 2.8 to 2.0 ulp.
 //   x -> +inf: 1;  x -> -inf: e^x (subnormal, then 0);  NaN: NaN.
 LOOM_ALWAYS_INLINE float sigmoid_f32(float x) {
   const float e = exp_f32(-std::abs(x));
   const float d = 1.0f + e;
   const float derr = (1.0f - d) + e;
   const bool pos = x >= 0.0f;
-  const float q = select(pos, 1.0f, e) / d;
-  const float inv_d = select(pos, q, 1.0f - q);
+  const float q = select_f32(pos, 1.0f, e) / d;
+  const float inv_d = select_f32(pos, q, 1.0f - q);
   return q - q * inv_d * derr;
 }
 
