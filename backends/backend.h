@@ -257,11 +257,17 @@ class Backend {
 
   // ---- memory of this backend's device ---------------------------------------
   // CPU backends use the host allocator (cpu_allocator.h); a device backend
-  // (CUDA) overrides all four. Copies are between this device and the host;
+  // (CUDA) overrides all six. Copies are between this device and the host;
   // copy_to_host returns once the bytes are on the host (it waits for the
   // kernels that write them), copy_from_host once `src` may be reused.
   virtual void* allocate(size_t nbytes);
   virtual void deallocate(void* p, size_t nbytes) noexcept;
+  // Scratch memory for a Buffer (backends/buffer.h): at least nbytes;
+  // *block_bytes receives the size to hand back to release_scratch. CPU
+  // backends reuse kept host blocks of up to twice the size
+  // (cpu_allocate_scratch); a device backend overrides both.
+  virtual void* allocate_scratch(size_t nbytes, size_t* block_bytes);
+  virtual void release_scratch(void* p, size_t block_bytes) noexcept;
   virtual void copy_from_host(const void* src, void* dst, size_t nbytes);
   virtual void copy_to_host(const void* src, void* dst, size_t nbytes);
   // Waits for every kernel enqueued so far (a no-op on the CPU).

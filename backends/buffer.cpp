@@ -6,8 +6,9 @@
 
 namespace loom {
 
-Buffer::Buffer(Backend& backend, size_t nbytes)
-    : backend_(&backend), data_(backend.allocate(nbytes)), nbytes_(nbytes) {}
+Buffer::Buffer(Backend& backend, size_t nbytes) : backend_(&backend), nbytes_(nbytes) {
+  data_ = backend.allocate_scratch(nbytes, &block_bytes_);
+}
 
 Buffer::Buffer(Buffer&& other) noexcept { *this = std::move(other); }
 
@@ -17,6 +18,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
     backend_ = std::exchange(other.backend_, nullptr);
     data_ = std::exchange(other.data_, nullptr);
     nbytes_ = std::exchange(other.nbytes_, 0);
+    block_bytes_ = std::exchange(other.block_bytes_, 0);
   }
   return *this;
 }
@@ -24,9 +26,10 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 Buffer::~Buffer() { release(); }
 
 void Buffer::release() noexcept {
-  if (data_) backend_->deallocate(data_, nbytes_);
+  if (data_) backend_->release_scratch(data_, block_bytes_);
   data_ = nullptr;
   nbytes_ = 0;
+  block_bytes_ = 0;
 }
 
 }  // namespace loom

@@ -3,10 +3,11 @@
 //   Buffer gates(backend, B * T * GH * sizeof(float));
 //   float* g = gates.as<float>();
 //
-// The bytes come from Backend::allocate (the host caching allocator for the
-// CPU backends, the stream-ordered caching allocator for CUDA) and go back
-// to it when the Buffer dies, so a backend's workspaces reuse the blocks of
-// earlier steps instead of faulting in fresh pages. The contents start
+// The bytes come from Backend::allocate_scratch (for the CPU backends the
+// host caching allocator, which reuses a kept block of up to twice the size;
+// for CUDA its stream-ordered caching allocator) and go back to it when the
+// Buffer dies, so a backend's workspaces reuse the blocks of earlier steps
+// instead of faulting in fresh pages. The contents start
 // uninitialized. Backends live for the whole process (backends/registry.h),
 // so a Buffer kept in a workspace may outlive the call that made it.
 #pragma once
@@ -39,7 +40,8 @@ class Buffer {
   void release() noexcept;
   Backend* backend_ = nullptr;
   void* data_ = nullptr;
-  size_t nbytes_ = 0;
+  size_t nbytes_ = 0;       // asked for
+  size_t block_bytes_ = 0;  // handed out (release_scratch needs it)
 };
 
 }  // namespace loom

@@ -63,6 +63,12 @@ class CudaBackend final : public Backend {
   // ---- memory ------------------------------------------------------------------
   void* allocate(size_t nbytes) override { return allocator_.allocate(nbytes); }
   void deallocate(void* p, size_t nbytes) noexcept override { allocator_.deallocate(p, nbytes); }
+  // Scratch comes from the same caching allocator (it already reuses blocks).
+  void* allocate_scratch(size_t nbytes, size_t* block_bytes) override {
+    *block_bytes = nbytes;
+    return allocate(nbytes);
+  }
+  void release_scratch(void* p, size_t block_bytes) noexcept override { deallocate(p, block_bytes); }
   void copy_from_host(const void* src, void* dst, size_t nbytes) override {
     const cuda::DeviceGuard guard(index_);
     if (!nbytes) return;

@@ -15,6 +15,7 @@
 #include <omp.h>
 
 #include "autograd/tensor.h"
+#include "backends/buffer.h"
 #include "backends/cpu_allocator.h"
 #include "backends/reference/reference_backend.h"
 #include "backends/registry.h"
@@ -959,4 +960,44 @@ TEST(RnnGatesF32, ActivationsMatchTheUnaryKernels) {
 }
 
 }  // namespace
+}  // namespace loom
+
+namespace loom {
+
+// ---- scratch buffers -----------------------------------------------------------------------
+
+// A Buffer's block goes back to the backend's allocator when it dies, and
+// the next request of up to that size (down to half of it) gets the same
+// block back: the reuse the oneDNN RNN's workspaces rely on at every step.
+TEST(Buffer, ReleasedBlocksAreReusedAndAccounted) {
+  Backend& be = backend_for(Device::cpu());
+  cpu_empty_cache();
+  void* first = nullptr;
+  {
+    Buffer b(be, 300000);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b.size(), 300000u);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 64, 0u);
+    std::memset(b.data(), 1, b.size());
+    first = b.data();
+  }
+  EXPECT_GE(cpu_cached_bytes(), 300000u);
+  {
+    Buffer smaller(be, 200000);  // within twice the request: the kept block
+    EXPECT_EQ(smaller.data(), first);
+    Buffer moved = std::move(smaller);
+    EXPECT_FALSE(smaller);
+    EXPECT_EQ(moved.data(), first);
+    EXPECT_EQ(moved.as<char>()[0], 1);  // uninitialized: the old contents remain
+  }
+  {
+    Buffer tiny(be, 1000);  // less than half: a new block
+    EXPECT_NE(tiny.data(), first);
+  }
+  Buffer empty;
+  EXPECT_FALSE(empty);
+  cpu_empty_cache();
+  EXPECT_EQ(cpu_cached_bytes(), 0u);
+}
+
 }  // namespace loom
