@@ -177,6 +177,19 @@ std::vector<Shape> RNN::compute_output_shape(const std::vector<Shape>& input_sha
 }
 
 namespace {
+// The RnnLayerOptions entries of a config, and back (Keras's names).
+RnnLayerOptions read_layer_options(const ConfigReader& r) {
+  RnnLayerOptions o;
+  o.return_sequences = r.get_bool("return_sequences", o.return_sequences);
+  o.return_state = r.get_bool("return_state", o.return_state);
+  o.go_backwards = r.get_bool("go_backwards", o.go_backwards);
+  o.stateful = r.get_bool("stateful", o.stateful);
+  o.time_major = r.get_bool("time_major", o.time_major);
+  o.zero_output_for_mask = r.get_bool("zero_output_for_mask", o.zero_output_for_mask);
+  o.unroll = r.get_bool("unroll", o.unroll);
+  return o;
+}
+
 void put_layer_options(Config& c, const RnnLayerOptions& o) {
   c["return_sequences"] = o.return_sequences;
   c["return_state"] = o.return_state;
@@ -210,14 +223,7 @@ LayerPtr RNN::from_config(const Config& config, const std::string& name) {
   auto cell = std::dynamic_pointer_cast<Cell>(
       make_layer(cell_type, cell_config, r.get_string("cell_name", "")));
   LOOM_CHECK(cell != nullptr, "RNN '{}': the layer type {} is not a cell", name, cell_type);
-  Options o;
-  o.return_sequences = r.get_bool("return_sequences", o.return_sequences);
-  o.return_state = r.get_bool("return_state", o.return_state);
-  o.go_backwards = r.get_bool("go_backwards", o.go_backwards);
-  o.stateful = r.get_bool("stateful", o.stateful);
-  o.time_major = r.get_bool("time_major", o.time_major);
-  o.zero_output_for_mask = r.get_bool("zero_output_for_mask", o.zero_output_for_mask);
-  o.unroll = r.get_bool("unroll", o.unroll);
+  const Options o = read_layer_options(r);
   r.finish();
   return make(cell, o, name);
 }
@@ -303,6 +309,7 @@ RecurrentOptions recurrent_options_from_config(const Config& config, const std::
                                                const std::string& name) {
   ConfigReader r(config, type_name, name);
   const RnnCellOptions c = read_rnn_cell_options(r);
+  const RnnLayerOptions l = read_layer_options(r);
   RecurrentOptions o;
   o.units = c.units;
   o.activation = c.activation;
@@ -319,13 +326,13 @@ RecurrentOptions recurrent_options_from_config(const Config& config, const std::
   o.recurrent_dropout = c.recurrent_dropout;
   o.reset_after = c.reset_after;
   o.seed = c.seed;
-  o.return_sequences = r.get_bool("return_sequences", o.return_sequences);
-  o.return_state = r.get_bool("return_state", o.return_state);
-  o.go_backwards = r.get_bool("go_backwards", o.go_backwards);
-  o.stateful = r.get_bool("stateful", o.stateful);
-  o.time_major = r.get_bool("time_major", o.time_major);
-  o.zero_output_for_mask = r.get_bool("zero_output_for_mask", o.zero_output_for_mask);
-  o.unroll = r.get_bool("unroll", o.unroll);
+  o.return_sequences = l.return_sequences;
+  o.return_state = l.return_state;
+  o.go_backwards = l.go_backwards;
+  o.stateful = l.stateful;
+  o.time_major = l.time_major;
+  o.zero_output_for_mask = l.zero_output_for_mask;
+  o.unroll = l.unroll;
   o.implementation = static_cast<int>(r.get_int("implementation", o.implementation));
   r.finish();
   return o;
