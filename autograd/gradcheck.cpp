@@ -1,9 +1,9 @@
-#include "autograd/gradcheck.h"
+#include "loom/autograd/gradcheck.h"
 
 #include <cmath>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
+#include "loom/autograd/ops.h"
+#include "loom/autograd/tape.h"
 
 namespace loom {
 namespace {

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/tape.h"
-#include "autograd/tensor.h"
+#include "loom/autograd/tape.h"
+#include "loom/autograd/tensor.h"
 
 namespace loom {
 

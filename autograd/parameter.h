@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-#include "autograd/tensor.h"
+#include "loom/autograd/tensor.h"
 
 namespace loom {
 

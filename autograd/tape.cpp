@@ -1,12 +1,12 @@
-#include "autograd/tape.h"
+#include "loom/autograd/tape.h"
 
 #include <algorithm>
 #include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

@@ -1,13 +1,13 @@
-#include "autograd/tensor.h"
+#include "loom/autograd/tensor.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
-#include "autograd/ops.h"
-#include "autograd/tape.h"
-#include "backends/cpu_allocator.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/autograd/tape.h"
+#include "loom/backends/cpu_allocator.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 

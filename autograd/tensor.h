@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/types.h"
+#include "loom/backends/types.h"
 
 namespace loom {
 

@@ -1,9 +1,9 @@
 // Backend's default memory functions: host memory, for the CPU backends.
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 #include <cstring>
 
-#include "backends/cpu_allocator.h"
+#include "loom/backends/cpu_allocator.h"
 
 namespace loom {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "backends/types.h"
+#include "loom/backends/types.h"
 
 namespace loom {
 

@@ -1,8 +1,8 @@
-#include "backends/buffer.h"
+#include "loom/backends/buffer.h"
 
 #include <utility>
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom {
 

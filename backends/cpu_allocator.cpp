@@ -1,4 +1,4 @@
-#include "backends/cpu_allocator.h"
+#include "loom/backends/cpu_allocator.h"
 
 #include <algorithm>
 #include <cstdlib>

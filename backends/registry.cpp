@@ -1,6 +1,6 @@
 // The one place where backends are registered. Optional backends are added
 // under their build flags; the reference backend is always present.
-#include "backends/registry.h"
+#include "loom/backends/registry.h"
 
 #include <cstdlib>
 #include <memory>
@@ -8,14 +8,14 @@
 #include <string>
 #include <thread>
 
-#include "backends/reference/reference_backend.h"
+#include "loom/backends/reference/reference_backend.h"
 
 #ifdef LOOM_WITH_ONEDNN
-#include "backends/onednn/onednn_backend.h"
+#include "loom/backends/onednn/onednn_backend.h"
 #endif
 
 #ifdef LOOM_WITH_CUDA
-#include "backends/cuda/cuda_backend.h"
+#include "loom/backends/cuda/cuda_backend.h"
 #endif
 
 #ifdef _OPENMP

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom {
 

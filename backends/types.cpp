@@ -1,6 +1,6 @@
-#include "backends/types.h"
+#include "loom/backends/types.h"
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom {
 

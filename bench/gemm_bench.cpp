@@ -22,8 +22,9 @@
 
 #include <time.h>
 
-#include "backends/reference/reference_backend.h"
-#include "backends/registry.h"
+#include "loom/backends/reference/reference_backend.h"
+#include "loom/backends/registry.h"
+#include "loom/version.h"
 
 namespace {
 
@@ -234,6 +235,7 @@ std::vector<int> parse_ints(const char* s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "loom_gemm_bench")) return 0;
   Options opt;
   for (int i = 1; i < argc; ++i) {
     auto arg = [&](const char* name) { return std::strcmp(argv[i], name) == 0 && i + 1 < argc; };

@@ -39,7 +39,7 @@
 #include <string>
 #include <vector>
 
-#include "loom.h"
+#include <loom/loom.h>
 
 using namespace loom;
 
@@ -213,6 +213,7 @@ struct Phases {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "loom_bench_rnn")) return 0;
   Args a;
   try {
     a = parse_args(argc, argv);

@@ -31,8 +31,9 @@
 
 #include <omp.h>
 
-#include "backends/onednn/dnnl_compat.h"
-#include "backends/registry.h"
+#include "loom/backends/onednn/dnnl_compat.h"
+#include "loom/backends/registry.h"
+#include "loom/version.h"
 
 using namespace loom::onednn;
 using dnnl::memory;
@@ -172,6 +173,7 @@ void sgemm_line(memory::dim n, int threads, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "onednn_floor")) return 0;
   std::string which = "all";
   int threads = omp_get_max_threads(), reps = 20, warmup = 3;
   long long sgemm_n = 1024;

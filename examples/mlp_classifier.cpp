@@ -15,7 +15,7 @@
 #include <cstdio>
 #include <random>
 
-#include "loom.h"
+#include <loom/loom.h>
 
 using namespace loom;
 
@@ -55,7 +55,8 @@ Data generate(int64_t n, uint64_t seed) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "mlp_classifier")) return 0;
   try {
     manual_seed(1);
     Data train = generate(4000, 1), test = generate(1000, 2);

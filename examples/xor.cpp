@@ -4,11 +4,12 @@
 //   ./build/xor        prints the loss every 500 steps and the final predictions
 #include <cstdio>
 
-#include "loom.h"
+#include <loom/loom.h>
 
 using namespace loom;
 
-int main() {
+int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "xor")) return 0;
   Generator gen(7);
   // x (4, 2), y (4, 1)
   Tensor x = Tensor::of2d({{0, 0}, {0, 1}, {1, 0}, {1, 1}});

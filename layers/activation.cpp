@@ -1,7 +1,7 @@
 // Activation layer: activation(x) by Keras name.
-#include "layers/activation.h"
+#include "loom/layers/activation.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "layers/layer.h"
+#include "loom/layers/layer.h"
 
 namespace loom {
 

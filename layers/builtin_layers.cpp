@@ -5,19 +5,19 @@
 #include <map>
 #include <string>
 
-#include "layers/activation.h"
-#include "layers/concatenate.h"
-#include "layers/dense.h"
-#include "layers/dropout.h"
-#include "layers/embedding.h"
-#include "layers/global_average_pooling1d.h"
-#include "layers/global_max_pooling1d.h"
-#include "layers/layer_factory.h"
-#include "layers/masking.h"
-#include "layers/rnn/bidirectional.h"
-#include "layers/rnn/rnn.h"
-#include "layers/spatial_dropout1d.h"
-#include "layers/training/model.h"
+#include "loom/layers/activation.h"
+#include "loom/layers/concatenate.h"
+#include "loom/layers/dense.h"
+#include "loom/layers/dropout.h"
+#include "loom/layers/embedding.h"
+#include "loom/layers/global_average_pooling1d.h"
+#include "loom/layers/global_max_pooling1d.h"
+#include "loom/layers/layer_factory.h"
+#include "loom/layers/masking.h"
+#include "loom/layers/rnn/bidirectional.h"
+#include "loom/layers/rnn/rnn.h"
+#include "loom/layers/spatial_dropout1d.h"
+#include "loom/layers/training/model.h"
 
 namespace loom {
 

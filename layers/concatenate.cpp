@@ -1,7 +1,7 @@
 // Concatenate: concat along an axis, masks combined as in Keras.
-#include "layers/concatenate.h"
+#include "loom/layers/concatenate.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

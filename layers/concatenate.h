@@ -9,7 +9,7 @@
 // joined in time. No mask follows when no input has one.
 #pragma once
 
-#include "layers/layer.h"
+#include "loom/layers/layer.h"
 
 namespace loom {
 

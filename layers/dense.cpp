@@ -3,10 +3,10 @@
 // Shapes: x (B, F) or (B, T, F) -> y (B, units) or (B, T, units);
 // W (F, units), b (units). Ranks above 3 are flattened to (N, F) for the
 // product and reshaped back.
-#include "layers/dense.h"
+#include "loom/layers/dense.h"
 
-#include "layers/activation.h"
-#include "layers/layer_factory.h"
+#include "loom/layers/activation.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

@@ -7,9 +7,9 @@
 #include <optional>
 #include <string>
 
-#include "layers/weights/initializers.h"
-#include "layers/layer.h"
-#include "layers/weights/regularizers.h"
+#include "loom/layers/weights/initializers.h"
+#include "loom/layers/layer.h"
+#include "loom/layers/weights/regularizers.h"
 
 namespace loom {
 

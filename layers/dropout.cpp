@@ -1,8 +1,8 @@
 // Dropout through autograd's dropout op, with the layer's own Generator so a
 // seeded layer draws the same masks whatever else uses randomness.
-#include "layers/dropout.h"
+#include "loom/layers/dropout.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

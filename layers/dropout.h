@@ -9,7 +9,7 @@
 
 #include <optional>
 
-#include "layers/layer.h"
+#include "loom/layers/layer.h"
 
 namespace loom {
 

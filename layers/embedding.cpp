@@ -1,12 +1,12 @@
 // Embedding lookup: y[s] = embeddings[ids[s]].
 //
 // Shapes: ids (S) -> y (S..., E); embeddings (V, E) with V = input_dim.
-#include "layers/embedding.h"
+#include "loom/layers/embedding.h"
 
 #include <cmath>
 
-#include "autograd/tape.h"
-#include "layers/layer_factory.h"
+#include "loom/autograd/tape.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

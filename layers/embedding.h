@@ -12,9 +12,9 @@
 
 #include <optional>
 
-#include "layers/weights/initializers.h"
-#include "layers/layer.h"
-#include "layers/weights/regularizers.h"
+#include "loom/layers/weights/initializers.h"
+#include "loom/layers/layer.h"
+#include "loom/layers/weights/regularizers.h"
 
 namespace loom {
 

@@ -1,7 +1,7 @@
 // GlobalAveragePooling1D: (masked) mean over the time axis.
-#include "layers/global_average_pooling1d.h"
+#include "loom/layers/global_average_pooling1d.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

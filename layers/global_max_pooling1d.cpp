@@ -1,10 +1,10 @@
 // GlobalMaxPooling1D: (masked) maximum over the time axis.
-#include "layers/global_max_pooling1d.h"
+#include "loom/layers/global_max_pooling1d.h"
 
 #include <limits>
 
-#include "layers/global_average_pooling1d.h"  // pooling_mask
-#include "layers/layer_factory.h"
+#include "loom/layers/global_average_pooling1d.h"  // pooling_mask
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

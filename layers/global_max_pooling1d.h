@@ -7,7 +7,7 @@
 // No mask follows the layer.
 #pragma once
 
-#include "layers/layer.h"
+#include "loom/layers/layer.h"
 
 namespace loom {
 

@@ -1,11 +1,11 @@
 // The Layer base: names, lazy building, the masking rule, parameters.
-#include "layers/layer.h"
+#include "loom/layers/layer.h"
 
 #include <cctype>
 #include <mutex>
 #include <set>
 
-#include "backends/registry.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 

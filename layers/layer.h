@@ -31,9 +31,9 @@
 #include <variant>
 #include <vector>
 
-#include "autograd/ops.h"
-#include "autograd/parameter.h"
-#include "autograd/tensor.h"
+#include "loom/autograd/ops.h"
+#include "loom/autograd/parameter.h"
+#include "loom/autograd/tensor.h"
 
 namespace loom {
 

@@ -1,5 +1,5 @@
 // The layer-type registry and ConfigReader.
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 #include <algorithm>
 #include <cmath>

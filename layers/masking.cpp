@@ -1,7 +1,7 @@
 // Masking: mask = any feature != mask_value; masked steps zeroed.
-#include "layers/masking.h"
+#include "loom/layers/masking.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

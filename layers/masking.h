@@ -7,7 +7,7 @@
 // An incoming mask is replaced, as in Keras.
 #pragma once
 
-#include "layers/layer.h"
+#include "loom/layers/layer.h"
 
 namespace loom {
 

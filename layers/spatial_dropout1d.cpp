@@ -1,7 +1,7 @@
 // SpatialDropout1D: Dropout with noise shape (B, 1, F).
-#include "layers/spatial_dropout1d.h"
+#include "loom/layers/spatial_dropout1d.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

@@ -5,7 +5,7 @@
 // Shapes: x (B, T, F) -> y (B, T, F); noise shape (B, 1, F).
 #pragma once
 
-#include "layers/dropout.h"
+#include "loom/layers/dropout.h"
 
 namespace loom {
 

@@ -1,8 +1,8 @@
 // Adagrad, as tf.keras.optimizers.Adagrad (2.11+: epsilon inside the root).
 #include <cmath>
 
-#include "optim/kernels.h"
-#include "optim/optimizers.h"
+#include "loom/optim/kernels.h"
+#include "loom/optim/optimizers.h"
 
 namespace loom {
 

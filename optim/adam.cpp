@@ -1,14 +1,28 @@
 // Adam (and AMSGrad), as tf.keras.optimizers.Adam; the formula is written
 // out in optim/optimizers.h.
 #include <cmath>
+#include <type_traits>
 
-#include "optim/kernels.h"
-#include "optim/optimizers.h"
+#include "loom/backends/reference/kernels.h"
+
+#include "loom/optim/kernels.h"
+#include "loom/optim/optimizers.h"
 
 namespace loom {
 
 using namespace config_io;
-using optim_detail::clip_value;
+
+namespace {
+
+template <typename T>
+auto adam_span_kernel() {
+  if constexpr (std::is_same_v<T, float>)
+    return ref::kernels().adam_span_f32;
+  else
+    return ref::kernels().adam_span_f64;
+}
+
+}  // namespace
 
 Adam::Adam(const AdamOptions& o)
     : Optimizer("Adam", o.learning_rate,
@@ -46,46 +60,14 @@ void Adam::apply_update(const UpdateArgs& a) {
     const T one_minus_b1 = static_cast<T>(1.0 - beta_1_);
     const T one_minus_b2 = static_cast<T>(1.0 - beta_2_);
     const T eps = static_cast<T>(epsilon_);
+    // The loop is the CPU kernels' (compiled per instruction set).
+    const ref::AdamSpan<T> span{w,     graw,         m,           v,  vhat,
+                                scale, clip,         lr,          wd, alpha,
+                                one_minus_b1, one_minus_b2, eps};
+    auto* kernel = adam_span_kernel<T>();
     const Region& r = a.region;
-    if (vhat == nullptr) {
-      optim_detail::for_each_span(r.numel, r.row_len, r.rows, r.nrows, [=](int64_t b, int64_t e) {
-        // Local restrict copies: with the captures read through the closure
-        // GCC assumed the stores could change them and kept a scalar loop
-        // (6x slower on the 20000x128 embedding).
-        T* __restrict wr = w;
-        T* __restrict mr = m;
-        T* __restrict vr = v;
-        const T* __restrict gr = graw;
-        const T s = scale, c = clip, wdv = wd, lrv = lr, a1 = alpha, k1 = one_minus_b1,
-                k2 = one_minus_b2, e2 = eps;
-#pragma omp simd
-        for (int64_t i = b; i < e; ++i) {
-          const T g = s * clip_value(gr[i], c);
-          const T wi = wr[i] - wr[i] * wdv * lrv;  // decoupled weight decay
-          const T mi = mr[i] + (g - mr[i]) * k1;
-          const T vi = vr[i] + (g * g - vr[i]) * k2;
-          mr[i] = mi;
-          vr[i] = vi;
-          wr[i] = wi - (mi * a1) / (std::sqrt(vi) + e2);
-        }
-      });
-      return;
-    }
-    optim_detail::for_each_span(r.numel, r.row_len, r.rows, r.nrows, [=](int64_t b, int64_t e) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) {
-        const T g = scale * clip_value(graw[i], clip);
-        const T wi = w[i] - w[i] * wd * lr;
-        const T mi = m[i] + (g - m[i]) * one_minus_b1;
-        const T vi = v[i] + (g * g - v[i]) * one_minus_b2;
-        // AMSGrad: the denominator uses the running maximum of v.
-        const T vh = std::max(vhat[i], vi);
-        m[i] = mi;
-        v[i] = vi;
-        vhat[i] = vh;
-        w[i] = wi - (mi * alpha) / (std::sqrt(vh) + eps);
-      }
-    });
+    optim_detail::for_each_span(r.numel, r.row_len, r.rows, r.nrows,
+                                [&span, kernel](int64_t b, int64_t e) { kernel(span, b, e); });
   });
 }
 

@@ -1,7 +1,7 @@
 // The optimizer base: parameter bookkeeping, gradient processing, slots,
 // state and config; the factory. Update rules live in sgd.cpp, adam.cpp,
 // rmsprop.cpp and adagrad.cpp.
-#include "optim/optimizer.h"
+#include "loom/optim/optimizer.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,10 +9,10 @@
 #include <limits>
 #include <set>
 
-#include "autograd/tape.h"
-#include "backends/registry.h"
-#include "optim/kernels.h"
-#include "optim/optimizers.h"
+#include "loom/autograd/tape.h"
+#include "loom/backends/registry.h"
+#include "loom/optim/kernels.h"
+#include "loom/optim/optimizers.h"
 
 namespace loom {
 

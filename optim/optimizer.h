@@ -63,10 +63,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/parameter.h"
-#include "autograd/tensor.h"
-#include "backends/backend.h"
-#include "optim/schedules.h"
+#include "loom/autograd/parameter.h"
+#include "loom/autograd/tensor.h"
+#include "loom/backends/backend.h"
+#include "loom/optim/schedules.h"
 
 namespace loom {
 

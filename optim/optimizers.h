@@ -10,7 +10,7 @@
 //   Adam opt({.learning_rate = 1e-3, .amsgrad = true, .clipnorm = 1.0});
 #pragma once
 
-#include "optim/optimizer.h"
+#include "loom/optim/optimizer.h"
 
 namespace loom {
 

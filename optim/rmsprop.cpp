@@ -2,8 +2,8 @@
 // the formula is written out in optim/optimizers.h.
 #include <cmath>
 
-#include "optim/kernels.h"
-#include "optim/optimizers.h"
+#include "loom/optim/kernels.h"
+#include "loom/optim/optimizers.h"
 
 namespace loom {
 

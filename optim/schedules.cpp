@@ -1,11 +1,11 @@
-#include "optim/schedules.h"
+#include "loom/optim/schedules.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <numbers>
 
-#include "backends/types.h"
+#include "loom/backends/types.h"
 
 namespace loom {
 

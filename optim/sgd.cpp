@@ -1,6 +1,6 @@
 // SGD with momentum and Nesterov momentum, as tf.keras.optimizers.SGD.
-#include "optim/kernels.h"
-#include "optim/optimizers.h"
+#include "loom/optim/kernels.h"
+#include "loom/optim/optimizers.h"
 
 namespace loom {
 

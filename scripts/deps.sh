@@ -1,11 +1,24 @@
-# Installs the Debian packages Loom builds against, when they are missing.
-# Sourced by scripts/test.sh (and later scripts); not run on its own.
+# Installs the Debian packages Loom's build, tests and demo need, when they
+# are missing, and says which and why. Sourced by scripts/test.sh and
+# scripts/demo.sh (and scripts/check_packages.sh reads the lists); not run
+# on its own. Only packages a bare Debian 12 lacks are listed; each one's
+# Depends come with it, its Recommends do not (--no-install-recommends),
+# so anything needed from a Recommends is listed here itself.
 
-# libdnnl-dev: oneDNN 2.x for the oneDNN CPU backend (LOOM_WITH_ONEDNN, ON in scripts/test.sh).
-# ocl-icd-opencl-dev: Debian's dnnl-config.cmake calls find_package(OpenCL REQUIRED)
-# (its oneDNN is built with the OpenCL runtime), but the OpenCL headers and
-# loader are only a Recommends of libdnnl-dev, which --no-install-recommends skips.
-LOOM_DEBIAN_PACKAGES=(cmake g++ make libfmt-dev libgtest-dev googletest libdnnl-dev ocl-icd-opencl-dev)
+# Compiling Loom: the compiler (with binutils' ld, objcopy and nm, which
+# join each CPU-kernel variant), CMake, make, and {fmt}.
+LOOM_BUILD_PACKAGES=(cmake g++ make binutils libfmt-dev)
+# The test suite: GoogleTest and GoogleMock (static libraries and CMake
+# files; libgmock-dev is not a Depends of libgtest-dev); qemu-user's
+# qemu-x86_64 runs the portable programs on emulated Haswell (AVX2, no
+# AVX-512) and baseline x86-64 CPUs.
+LOOM_TEST_PACKAGES=(libgtest-dev libgmock-dev googletest qemu-user)
+# The oneDNN CPU backend (LOOM_WITH_ONEDNN, ON in scripts/test.sh): oneDNN
+# 2.x. Debian's dnnl-config.cmake calls find_package(OpenCL REQUIRED) (its
+# oneDNN is built with the OpenCL runtime), but the OpenCL headers and
+# loader are only a Recommends of libdnnl-dev.
+LOOM_ONEDNN_PACKAGES=(libdnnl-dev ocl-icd-opencl-dev)
+LOOM_DEBIAN_PACKAGES=("${LOOM_BUILD_PACKAGES[@]}" "${LOOM_TEST_PACKAGES[@]}" "${LOOM_ONEDNN_PACKAGES[@]}")
 
 loom_install_deps() {
   local missing=()
@@ -14,15 +27,18 @@ loom_install_deps() {
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "scripts/deps.sh: all of Loom's Debian packages are installed (${LOOM_DEBIAN_PACKAGES[*]})"
+    return 0
+  fi
   if [ "$(id -u)" -eq 0 ]; then
-    echo "Installing missing packages: ${missing[*]}"
+    echo "scripts/deps.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y --no-install-recommends "${missing[@]}" ||
       { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
   else
     echo "Loom needs these Debian packages: ${missing[*]}" >&2
-    echo "Install them with: sudo apt-get install -y ${missing[*]}" >&2
+    echo "Install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
     exit 1
   fi
 }

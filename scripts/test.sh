@@ -4,7 +4,7 @@
 #
 #   bash scripts/test.sh              # build into ./build and run ctest
 #   BUILD_DIR=out bash scripts/test.sh
-#   CMAKE_ARGS="-DLOOM_NATIVE=OFF" bash scripts/test.sh
+#   CMAKE_ARGS="-DLOOM_NATIVE=ON" bash scripts/test.sh   # tuned to this CPU only
 #   LOOM_WITH_ONEDNN=OFF bash scripts/test.sh   # without the oneDNN backend
 #   LOOM_WITH_CUDA=OFF bash scripts/test.sh     # without the CUDA backend
 #

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "loom.h"
+#include "loom/loom.h"
 
 namespace loom::test {
 

@@ -5,8 +5,8 @@
 // each input's gradient at shape S and sums it back down to Sa / Sb.
 #include <cmath>
 
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 

@@ -3,8 +3,8 @@
 // concat and split are each other's backward: concat hands every input the
 // window of dout it filled, split hands x the concatenation of its outputs'
 // cotangents. stack is unsqueeze + concat.
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

@@ -4,9 +4,9 @@
 //
 // The bytes move contiguously: a strided x is first made contiguous on its
 // own device, so the transfer is one block.
-#include "autograd/ops.h"
-#include "autograd/tape.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/autograd/tape.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 

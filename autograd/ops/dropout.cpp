@@ -5,8 +5,8 @@
 // Philox stream, seeded by one draw from the Generator, so a seeded
 // Generator gives the same mask on every backend.
 //   dx = dout * mask
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

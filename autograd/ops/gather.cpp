@@ -3,8 +3,8 @@
 // Shapes: table (V, E), ids (S) i32/i64 -> out (S..., E). The backend works
 // on flat ids (N = numel(S)) and (N, E) rows.
 //   dtable[v] = sum of dout rows whose id is v  (scatter-add: repeated ids accumulate)
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

@@ -16,8 +16,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

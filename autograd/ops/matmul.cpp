@@ -5,8 +5,8 @@
 //   a (B,M,K) x b (K,N)   -> out (B,M,N)   (b shared by every batch item)
 //
 // Transposed views are passed to the GEMM as transposed operands, not copied.
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

@@ -4,8 +4,8 @@
 // keepdims). Backward broadcasts dout back to S.
 #include <algorithm>
 
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

@@ -3,8 +3,8 @@
 // backward of each routes dout back into the input's shape.
 #include <numeric>
 
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 

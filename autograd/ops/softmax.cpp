@@ -4,8 +4,8 @@
 // non-last axis is moved last and back.
 //   softmax:     dx = y * (dy - sum(dy * y))
 //   log_softmax: dx = dy - softmax(x) * sum(dy)
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

@@ -6,8 +6,8 @@
 //   exp' = y   log' = 1/x   tanh' = 1 - y^2   sigmoid' = y (1 - y)
 //   hard_sigmoid' = 0.2 on (-2.5, 2.5), else 0   relu' = [x > 0]
 //   softplus' = sigmoid(x)   sqrt' = 1 / (2y)   square' = 2x   abs' = sign(x)
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

@@ -2,8 +2,8 @@
 //
 // Shapes: cond (Sc), a (Sa), b (Sb) -> out (S) = broadcast(Sc, Sa, Sb).
 //   da = dout where cond, else 0 (summed to Sa);  db = dout where !cond (summed to Sb)
-#include "autograd/ops.h"
-#include "backends/registry.h"
+#include "loom/autograd/ops.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 

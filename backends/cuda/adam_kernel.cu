@@ -2,9 +2,9 @@
 // and its two slots (Backend::adam_update, backends/backend.h). The same
 // arithmetic as optim/adam.cpp, in the parameter's dtype, so a GPU step and
 // a host step agree to rounding.
-#include "backends/cuda/adam_kernel.h"
+#include "loom/backends/cuda/adam_kernel.h"
 
-#include "backends/cuda/cuda_launch.h"
+#include "loom/backends/cuda/cuda_launch.h"
 
 namespace loom::cuda {
 namespace {

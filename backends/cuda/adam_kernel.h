@@ -3,7 +3,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom::cuda {
 

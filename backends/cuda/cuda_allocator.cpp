@@ -1,6 +1,6 @@
-#include "backends/cuda/cuda_allocator.h"
+#include "loom/backends/cuda/cuda_allocator.h"
 
-#include "backends/cuda/cuda_check.h"
+#include "loom/backends/cuda/cuda_check.h"
 
 namespace loom::cuda {
 

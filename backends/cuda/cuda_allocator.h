@@ -12,7 +12,7 @@
 #include <mutex>
 #include <vector>
 
-#include "backends/cuda/cuda_backend.h"
+#include "loom/backends/cuda/cuda_backend.h"
 
 namespace loom::cuda {
 

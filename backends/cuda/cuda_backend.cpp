@@ -1,19 +1,19 @@
 // The CUDA backend: device memory from a caching allocator, one stream per
 // device, cuBLAS GEMMs, Loom's own kernels (cuda_kernels.cu) and cuDNN
 // RNNs (cudnn_rnn.cpp), with the explicit BPTT for what cuDNN cannot run.
-#include "backends/cuda/cuda_backend.h"
+#include "loom/backends/cuda/cuda_backend.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <string>
 
-#include "backends/cuda/adam_kernel.h"
-#include "backends/cuda/cuda_allocator.h"
-#include "backends/cuda/cuda_check.h"
-#include "backends/cuda/cuda_kernels.h"
-#include "backends/cuda/cudnn_rnn.h"
-#include "backends/cuda/rnn_gates_kernels.h"
-#include "backends/registry.h"
+#include "loom/backends/cuda/adam_kernel.h"
+#include "loom/backends/cuda/cuda_allocator.h"
+#include "loom/backends/cuda/cuda_check.h"
+#include "loom/backends/cuda/cuda_kernels.h"
+#include "loom/backends/cuda/cudnn_rnn.h"
+#include "loom/backends/cuda/rnn_gates_kernels.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 

@@ -8,7 +8,7 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
-#include "backends/types.h"
+#include "loom/backends/types.h"
 
 namespace loom::cuda {
 

@@ -19,9 +19,9 @@
 // floating-point atomics); scatter_add_rows is the one kernel that uses
 // atomicAdd, because repeated ids must accumulate.
 
-#include "backends/cuda/cuda_kernels.h"
-#include "backends/cuda/cuda_launch.h"
-#include "backends/cuda/device_math.cuh"
+#include "loom/backends/cuda/cuda_kernels.h"
+#include "loom/backends/cuda/cuda_launch.h"
+#include "loom/backends/cuda/device_math.cuh"
 
 #include <cuda_runtime.h>
 
@@ -32,7 +32,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "backends/philox.h"
+#include "loom/backends/philox.h"
 
 namespace loom::cuda {
 namespace {

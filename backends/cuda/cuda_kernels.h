@@ -9,7 +9,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom::cuda {
 

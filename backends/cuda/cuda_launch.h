@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "backends/types.h"
+#include "loom/backends/types.h"
 
 namespace loom::cuda {
 

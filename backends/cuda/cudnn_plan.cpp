@@ -1,5 +1,5 @@
 // Host-side planning for the cuDNN RNN path; see cudnn_plan.h.
-#include "backends/cuda/cudnn_plan.h"
+#include "loom/backends/cuda/cudnn_plan.h"
 
 #include <algorithm>
 

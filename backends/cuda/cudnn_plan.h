@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
-#include "backends/philox.h"  // LOOM_HOST_DEVICE
+#include "loom/backends/backend.h"
+#include "loom/backends/philox.h"  // LOOM_HOST_DEVICE
 
 namespace loom::cudnn_plan {
 

@@ -10,13 +10,13 @@
 //           cudnnRNNBackwardData_v8 -> dx_packed, dhx, dcx;
 //           cudnnRNNBackwardWeights_v8 -> weight-space gradient -> Keras
 //           layout; dx_packed -> dx (times the input mask), dh0/dc0.
-#include "backends/cuda/cudnn_rnn.h"
+#include "loom/backends/cuda/cudnn_rnn.h"
 
 #include <cstring>
 
-#include "backends/buffer.h"
-#include "backends/cuda/cuda_backend.h"
-#include "backends/cuda/cudnn_rnn_kernels.h"
+#include "loom/backends/buffer.h"
+#include "loom/backends/cuda/cuda_backend.h"
+#include "loom/backends/cuda/cudnn_rnn_kernels.h"
 
 namespace loom::cuda {
 

@@ -14,8 +14,8 @@
 #include <mutex>
 #include <tuple>
 
-#include "backends/cuda/cuda_check.h"
-#include "backends/cuda/cudnn_plan.h"
+#include "loom/backends/cuda/cuda_check.h"
+#include "loom/backends/cuda/cudnn_plan.h"
 
 namespace loom::cuda {
 

@@ -1,7 +1,7 @@
 // Kernels around the cuDNN RNN call; see cudnn_rnn_kernels.h.
-#include "backends/cuda/cudnn_rnn_kernels.h"
+#include "loom/backends/cuda/cudnn_rnn_kernels.h"
 
-#include "backends/cuda/cuda_launch.h"
+#include "loom/backends/cuda/cuda_launch.h"
 
 namespace loom::cuda {
 namespace {

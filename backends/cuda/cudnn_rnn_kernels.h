@@ -10,7 +10,7 @@
 
 #include <cuda_runtime_api.h>
 
-#include "backends/cuda/cudnn_plan.h"
+#include "loom/backends/cuda/cudnn_plan.h"
 
 namespace loom::cuda {
 

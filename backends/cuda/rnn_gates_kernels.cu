@@ -26,15 +26,15 @@
 // tree over the lanes gives one sum per column, added by one thread, so the
 // result does not depend on timing.
 
-#include "backends/cuda/rnn_gates_kernels.h"
+#include "loom/backends/cuda/rnn_gates_kernels.h"
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 
-#include "backends/cuda/cuda_launch.h"
-#include "backends/cuda/device_math.cuh"
+#include "loom/backends/cuda/cuda_launch.h"
+#include "loom/backends/cuda/device_math.cuh"
 
 namespace loom::cuda {
 namespace {

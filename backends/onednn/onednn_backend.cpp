@@ -1,12 +1,12 @@
 // The oneDNN backend: GEMM and the hand-off to the fused RNN primitives.
-#include "backends/onednn/onednn_backend.h"
+#include "loom/backends/onednn/onednn_backend.h"
 
 #include <algorithm>
 
 #include <oneapi/dnnl/dnnl.h>
 #include <fmt/format.h>
 
-#include "backends/onednn/onednn_rnn.h"
+#include "loom/backends/onednn/onednn_rnn.h"
 
 namespace loom {
 

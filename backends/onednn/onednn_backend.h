@@ -17,7 +17,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "backends/reference/reference_backend.h"
+#include "loom/backends/reference/reference_backend.h"
 
 namespace loom {
 

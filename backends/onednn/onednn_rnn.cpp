@@ -43,7 +43,7 @@
 //     cotangent joins dhT as the primitive's diff_dst_iter;
 //   - oneDNN accumulates into its weight and bias gradients: they are zeroed
 //     before every backward call (and the packed segments share them).
-#include "backends/onednn/onednn_rnn.h"
+#include "loom/backends/onednn/onednn_rnn.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -53,10 +53,10 @@
 #include <unordered_map>
 #include <utility>
 
-#include "backends/onednn/dnnl_compat.h"
-#include "backends/onednn/rnn_layout.h"
-#include "backends/buffer.h"
-#include "backends/reference/parallel.h"
+#include "loom/backends/onednn/dnnl_compat.h"
+#include "loom/backends/onednn/rnn_layout.h"
+#include "loom/backends/buffer.h"
+#include "loom/backends/reference/parallel.h"
 
 namespace loom::onednn {
 namespace {

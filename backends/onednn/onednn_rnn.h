@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom::onednn {
 

@@ -1,5 +1,5 @@
 // Keras <-> oneDNN recurrent weight layouts (see rnn_layout.h).
-#include "backends/onednn/rnn_layout.h"
+#include "loom/backends/onednn/rnn_layout.h"
 
 #include <algorithm>
 

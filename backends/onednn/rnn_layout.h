@@ -27,7 +27,7 @@
 
 #include <cstdint>
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom::onednn {
 

@@ -19,11 +19,12 @@
 #include <memory>
 #include <new>
 
-#include "backends/reference/parallel.h"
-#include "backends/reference/reference_backend.h"
-#include "backends/reference/simd.h"
+#include "loom/backends/reference/parallel.h"
+#include "loom/backends/reference/kernels.h"
+#include "loom/backends/reference/simd.h"
 
-namespace loom {
+namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 namespace {
 
 using ref::Simd;
@@ -431,7 +432,7 @@ void gemm_typed(const GemmDesc& d, const T* a, const T* b, T* c) {
 
 }  // namespace
 
-void reference_gemm(const GemmDesc& d, const void* a, const void* b, void* c) {
+void gemm(const GemmDesc& d, const void* a, const void* b, void* c) {
   switch (d.dtype) {
     case DType::f32:
       gemm_typed<float>(d, static_cast<const float*>(a), static_cast<const float*>(b),
@@ -445,4 +446,5 @@ void reference_gemm(const GemmDesc& d, const void* a, const void* b, void* c) {
   }
 }
 
-}  // namespace loom
+}  // namespace LOOM_ISA_NS
+}  // namespace loom::ref

@@ -2,6 +2,8 @@
 // oneDNN when that backend is built). Runs inline when the work is small.
 #pragma once
 
+#include "loom/backends/reference/isa_namespace.h"
+
 #include <algorithm>
 #include <cstdint>
 
@@ -10,6 +12,7 @@
 #endif
 
 namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 
 // fn(begin, end) over [0, n) in chunks of at least `grain` items.
 template <typename Fn>
@@ -30,4 +33,5 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
   fn(int64_t{0}, n);
 }
 
+}  // namespace LOOM_ISA_NS
 }  // namespace loom::ref

@@ -4,7 +4,7 @@
 // blocked and vectorized (gemm.cpp) because every fallback path runs on it.
 #pragma once
 
-#include "backends/backend.h"
+#include "loom/backends/backend.h"
 
 namespace loom {
 

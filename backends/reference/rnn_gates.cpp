@@ -1,12 +1,13 @@
 // The reference backend's fused RNN step kernels: dispatch by cell kind and
 // dtype to the per-cell files (rnn_simple_gates.cpp, rnn_lstm_gates.cpp,
 // rnn_gru_gates.cpp), after checking what every kernel relies on.
-#include "backends/reference/reference_backend.h"
-#include "backends/reference/rnn_gates.h"
+#include "loom/backends/reference/kernels.h"
+#include "loom/backends/reference/rnn_gates.h"
 
 #include <algorithm>
 
-namespace loom {
+namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 namespace {
 
 void check_step(const RnnDesc& d, const char* kernel) {
@@ -33,7 +34,7 @@ void add_column_sums(const RnnRows& rows, int64_t B, int64_t GH, void* sum) {
 
 }  // namespace
 
-void reference_rnn_gates_forward(const RnnDesc& d, const RnnStepForward& s) {
+void rnn_gates_forward(const RnnDesc& d, const RnnStepForward& s) {
   check_step(d, "rnn_gates_forward");
   dispatch_floating(d.dtype, "rnn_gates_forward", [&](auto tag) {
     using T = decltype(tag);
@@ -45,7 +46,7 @@ void reference_rnn_gates_forward(const RnnDesc& d, const RnnStepForward& s) {
   });
 }
 
-void reference_rnn_gates_backward(const RnnDesc& d, const RnnStepBackward& s) {
+void rnn_gates_backward(const RnnDesc& d, const RnnStepBackward& s) {
   check_step(d, "rnn_gates_backward");
   dispatch_floating(d.dtype, "rnn_gates_backward", [&](auto tag) {
     using T = decltype(tag);
@@ -62,12 +63,5 @@ void reference_rnn_gates_backward(const RnnDesc& d, const RnnStepBackward& s) {
   });
 }
 
-void ReferenceBackend::rnn_gates_forward(const RnnDesc& d, const RnnStepForward& s) {
-  reference_rnn_gates_forward(d, s);
-}
-
-void ReferenceBackend::rnn_gates_backward(const RnnDesc& d, const RnnStepBackward& s) {
-  reference_rnn_gates_backward(d, s);
-}
-
-}  // namespace loom
+}  // namespace LOOM_ISA_NS
+}  // namespace loom::ref

@@ -7,16 +7,19 @@
 // H are branch-free and vectorizable.
 #pragma once
 
+#include "loom/backends/reference/isa_namespace.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
 
-#include "backends/backend.h"
-#include "backends/reference/parallel.h"
-#include "backends/reference/vmath.h"
+#include "loom/backends/backend.h"
+#include "loom/backends/reference/parallel.h"
+#include "loom/backends/reference/vmath.h"
 
 namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 
 // ---- activations over a contiguous run of n values --------------------------------
 //
@@ -174,14 +177,12 @@ inline int64_t rows_grain(int64_t row_width) {
   return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_width, 1));
 }
 
-}  // namespace loom::ref
-
-namespace loom {
-// Per-cell kernels (one file each), dispatched by ReferenceBackend.
+// Per-cell kernels (one file each), dispatched by rnn_gates.cpp.
 template <typename T> void simple_rnn_step_forward(const RnnDesc& d, const RnnStepForward& s);
 template <typename T> void simple_rnn_step_backward(const RnnDesc& d, const RnnStepBackward& s);
 template <typename T> void lstm_step_forward(const RnnDesc& d, const RnnStepForward& s);
 template <typename T> void lstm_step_backward(const RnnDesc& d, const RnnStepBackward& s);
 template <typename T> void gru_step_forward(const RnnDesc& d, const RnnStepForward& s);
 template <typename T> void gru_step_backward(const RnnDesc& d, const RnnStepBackward& s);
-}  // namespace loom
+}  // namespace LOOM_ISA_NS
+}  // namespace loom::ref

@@ -14,9 +14,10 @@
 // (reset_after) or r * h_d (reset_before).
 #include <vector>
 
-#include "backends/reference/rnn_gates.h"
+#include "loom/backends/reference/rnn_gates.h"
 
-namespace loom {
+namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 namespace {
 
 // h' = z * h + (1 - z) * hh into h_next, then output and dropped state.
@@ -137,4 +138,5 @@ template void gru_step_forward<double>(const RnnDesc&, const RnnStepForward&);
 template void gru_step_backward<float>(const RnnDesc&, const RnnStepBackward&);
 template void gru_step_backward<double>(const RnnDesc&, const RnnStepBackward&);
 
-}  // namespace loom
+}  // namespace LOOM_ISA_NS
+}  // namespace loom::ref

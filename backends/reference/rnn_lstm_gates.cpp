@@ -8,9 +8,10 @@
 // Saved for backward: the activated gates (in place of a) and act(c').
 #include <vector>
 
-#include "backends/reference/rnn_gates.h"
+#include "loom/backends/reference/rnn_gates.h"
 
-namespace loom {
+namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 
 // gates (B,4H) in: x W + b, out: [i f g o] (saved); hu (B,4H) h_d U;
 // h_prev, c_prev (B,H); out_prev/out, h_next, c_next, hd_next, act_c (B,H).
@@ -92,4 +93,5 @@ template void lstm_step_forward<double>(const RnnDesc&, const RnnStepForward&);
 template void lstm_step_backward<float>(const RnnDesc&, const RnnStepBackward&);
 template void lstm_step_backward<double>(const RnnDesc&, const RnnStepBackward&);
 
-}  // namespace loom
+}  // namespace LOOM_ISA_NS
+}  // namespace loom::ref

@@ -5,9 +5,10 @@
 //              h' = act(a)
 // The activated row is saved in place of the pre-activation: act' is a
 // function of act's output (rnn_gates.h), so backward needs nothing else.
-#include "backends/reference/rnn_gates.h"
+#include "loom/backends/reference/rnn_gates.h"
 
-namespace loom {
+namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 
 // gates (B,H) in: x W + b, out: h' = act(a) (saved); hu (B,H) h_d U;
 // h_prev (B,H); out_prev/out, h_next, hd_next (B,H).
@@ -53,4 +54,5 @@ template void simple_rnn_step_forward<double>(const RnnDesc&, const RnnStepForwa
 template void simple_rnn_step_backward<float>(const RnnDesc&, const RnnStepBackward&);
 template void simple_rnn_step_backward<double>(const RnnDesc&, const RnnStepBackward&);
 
-}  // namespace loom
+}  // namespace LOOM_ISA_NS
+}  // namespace loom::ref

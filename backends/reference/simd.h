@@ -5,6 +5,8 @@
 // fallback with the same interface.
 #pragma once
 
+#include "loom/backends/reference/isa_namespace.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include <utility>
 
 namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 
 #if defined(__AVX512F__)
 constexpr int kVecBytes = 64;
@@ -136,4 +139,5 @@ struct Simd {
 };
 #endif
 
+}  // namespace LOOM_ISA_NS
 }  // namespace loom::ref

@@ -4,13 +4,16 @@
 // flat inner loop that the compiler vectorizes.
 #pragma once
 
+#include "loom/backends/reference/isa_namespace.h"
+
 #include <array>
 #include <cstdint>
 
-#include "backends/reference/parallel.h"
-#include "backends/types.h"
+#include "loom/backends/reference/parallel.h"
+#include "loom/backends/types.h"
 
 namespace loom::ref {
+inline namespace LOOM_ISA_NS {
 
 template <size_t N>
 struct LoopShape {
@@ -89,4 +92,5 @@ void for_each_row(const std::array<const StridedView*, N>& views,
   parallel_for(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, row_len)), run_rows);
 }
 
+}  // namespace LOOM_ISA_NS
 }  // namespace loom::ref

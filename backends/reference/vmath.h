@@ -15,6 +15,8 @@
 // libm.
 #pragma once
 
+#include "loom/backends/reference/isa_namespace.h"
+
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -25,7 +27,9 @@
 #define LOOM_ALWAYS_INLINE inline
 #endif
 
-namespace loom::ref::vmath {
+namespace loom::ref {
+inline namespace LOOM_ISA_NS {
+namespace vmath {
 
 // c ? a : b, as a bit mask blend. With a plain ?: GCC moves each side's
 // arithmetic under a branch (or specializes it for a constant side), and
@@ -103,4 +107,6 @@ LOOM_ALWAYS_INLINE float sigmoid_f32(float x) {
   return q - q * inv_d * derr;
 }
 
-}  // namespace loom::ref::vmath
+}  // namespace vmath
+}  // namespace LOOM_ISA_NS
+}  // namespace loom::ref

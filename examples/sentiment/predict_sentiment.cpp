@@ -10,7 +10,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "loom.h"
+#include <loom/loom.h>
 #include "examples/sentiment/sentiment_cli.h"
 
 using namespace loom;
@@ -28,6 +28,7 @@ std::string one_line(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "predict_sentiment")) return 0;
   try {
     const auto args = sentiment_cli::parse_predict_args(std::vector<std::string>(argv + 1, argv + argc));
     if (args.help) {

@@ -6,15 +6,15 @@
 #include <iostream>
 #include <limits>
 
-#include "layers/training/callbacks.h"
-#include "layers/dense.h"
-#include "layers/dropout.h"
-#include "layers/embedding.h"
-#include "layers/global_average_pooling1d.h"
-#include "layers/rnn/bidirectional.h"
-#include "layers/rnn/rnn.h"
-#include "layers/saving/saving.h"
-#include "optim/optimizer.h"
+#include "loom/layers/training/callbacks.h"
+#include "loom/layers/dense.h"
+#include "loom/layers/dropout.h"
+#include "loom/layers/embedding.h"
+#include "loom/layers/global_average_pooling1d.h"
+#include "loom/layers/rnn/bidirectional.h"
+#include "loom/layers/rnn/rnn.h"
+#include "loom/layers/saving/saving.h"
+#include "loom/optim/optimizer.h"
 
 namespace loom::text {
 

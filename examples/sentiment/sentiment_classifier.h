@@ -35,10 +35,10 @@
 #include <string>
 #include <vector>
 
-#include "layers/saving/json.h"
-#include "layers/training/model.h"
-#include "layers/text/datasets.h"
-#include "layers/text/text_vectorization.h"
+#include "loom/layers/saving/json.h"
+#include "loom/layers/training/model.h"
+#include "loom/layers/text/datasets.h"
+#include "loom/layers/text/text_vectorization.h"
 
 namespace loom::text {
 

@@ -8,8 +8,8 @@
 #include <map>
 #include <set>
 
-#include "backends/registry.h"
-#include "layers/text/synthetic.h"
+#include "loom/backends/registry.h"
+#include "loom/layers/text/synthetic.h"
 
 namespace loom::sentiment_cli {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/text/datasets.h"
+#include "loom/layers/text/datasets.h"
 #include "examples/sentiment/sentiment_classifier.h"
 
 namespace loom::sentiment_cli {

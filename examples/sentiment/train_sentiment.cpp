@@ -17,13 +17,14 @@
 #include <cstdio>
 #include <iostream>
 
-#include "layers/training/history_plot.h"
-#include "loom.h"
+#include "loom/layers/training/history_plot.h"
+#include <loom/loom.h>
 #include "examples/sentiment/sentiment_cli.h"
 
 using namespace loom;
 
 int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "train_sentiment")) return 0;
   const auto t0 = std::chrono::steady_clock::now();
   try {
     const auto args = sentiment_cli::parse_train_args(std::vector<std::string>(argv + 1, argv + argc));

@@ -2,9 +2,9 @@
 // merged (Keras semantics, docs/SEMANTICS.md).
 //
 // Dimension letters: B batch, T timesteps, F input features, H units.
-#include "layers/rnn/bidirectional.h"
+#include "loom/layers/rnn/bidirectional.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

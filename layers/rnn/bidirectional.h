@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/rnn/rnn.h"
+#include "loom/layers/rnn/rnn.h"
 
 namespace loom {
 

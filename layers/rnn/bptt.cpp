@@ -20,10 +20,10 @@
 //   per step t = T-1 .. 0:  fused kernel -> dA[t]; dh_rec = dA_rec[t] U^T
 //   dW = x_d^T dA,  dU = Hd^T dA_rec,  dx = (dA W^T) * mx;  db = column sums of
 //   dA, accumulated by the step kernels while each dA[t] is in cache
-#include "layers/rnn/bptt.h"
+#include "loom/layers/rnn/bptt.h"
 
-#include "autograd/tape.h"
-#include "backends/registry.h"
+#include "loom/autograd/tape.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

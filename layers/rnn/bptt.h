@@ -32,8 +32,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "backends/backend.h"
+#include "loom/autograd/tensor.h"
+#include "loom/backends/backend.h"
 
 namespace loom {
 

@@ -2,12 +2,12 @@
 // weights in Keras's layout, variational dropout masks, regularizers.
 //
 // Dimension letters: B batch, F input features, H units, G gates.
-#include "layers/rnn/cell.h"
+#include "loom/layers/rnn/cell.h"
 
-#include "layers/layer_factory.h"
-#include "layers/rnn/gru_cell.h"
-#include "layers/rnn/lstm_cell.h"
-#include "layers/rnn/simple_rnn_cell.h"
+#include "loom/layers/layer_factory.h"
+#include "loom/layers/rnn/gru_cell.h"
+#include "loom/layers/rnn/lstm_cell.h"
+#include "loom/layers/rnn/simple_rnn_cell.h"
 
 namespace loom {
 

@@ -43,10 +43,10 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
-#include "layers/weights/initializers.h"
-#include "layers/layer.h"
-#include "layers/weights/regularizers.h"
+#include "loom/backends/backend.h"
+#include "loom/layers/weights/initializers.h"
+#include "loom/layers/layer.h"
+#include "loom/layers/weights/regularizers.h"
 
 namespace loom {
 

@@ -2,9 +2,9 @@
 // instead; tests check the two agree).
 //
 // Dimension letters: B batch, F input features, H units; gates z, r, h.
-#include "layers/rnn/gru_cell.h"
+#include "loom/layers/rnn/gru_cell.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

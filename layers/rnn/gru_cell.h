@@ -11,7 +11,7 @@
 // reset_after (row 0 input bias, row 1 recurrent bias). State: {h (B,H)}.
 #pragma once
 
-#include "layers/rnn/cell.h"
+#include "loom/layers/rnn/cell.h"
 
 namespace loom {
 

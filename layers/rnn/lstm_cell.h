@@ -7,7 +7,7 @@
 // starts the f block at 1). States: {h (B,H), c (B,H)}.
 #pragma once
 
-#include "layers/rnn/cell.h"
+#include "loom/layers/rnn/cell.h"
 
 namespace loom {
 

@@ -3,10 +3,10 @@
 // Dimension letters: B batch, T timesteps, F input features, H units.
 // Built-in cells run through the explicit BPTT (bptt.cpp); any other cell is
 // unrolled here on the tape with the same masking and state rules.
-#include "layers/rnn/rnn.h"
+#include "loom/layers/rnn/rnn.h"
 
-#include "layers/layer_factory.h"
-#include "layers/rnn/bptt.h"
+#include "loom/layers/layer_factory.h"
+#include "loom/layers/rnn/bptt.h"
 
 namespace loom {
 

@@ -41,10 +41,10 @@
 #include <string>
 #include <vector>
 
-#include "layers/rnn/cell.h"
-#include "layers/rnn/gru_cell.h"
-#include "layers/rnn/lstm_cell.h"
-#include "layers/rnn/simple_rnn_cell.h"
+#include "loom/layers/rnn/cell.h"
+#include "loom/layers/rnn/gru_cell.h"
+#include "loom/layers/rnn/lstm_cell.h"
+#include "loom/layers/rnn/simple_rnn_cell.h"
 
 namespace loom {
 

@@ -2,9 +2,9 @@
 // BPTT instead; tests check the two agree).
 //
 // Dimension letters: B batch, F input features, H units.
-#include "layers/rnn/simple_rnn_cell.h"
+#include "loom/layers/rnn/simple_rnn_cell.h"
 
-#include "layers/layer_factory.h"
+#include "loom/layers/layer_factory.h"
 
 namespace loom {
 

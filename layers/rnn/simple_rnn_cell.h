@@ -4,7 +4,7 @@
 // Weights: kernel (F,H), recurrent_kernel (H,H), bias (H). State: {h (B,H)}.
 #pragma once
 
-#include "layers/rnn/cell.h"
+#include "loom/layers/rnn/cell.h"
 
 namespace loom {
 

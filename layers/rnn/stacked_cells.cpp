@@ -1,7 +1,7 @@
 // StackedRNNCells: cell k's output is cell k+1's input at every step.
 //
 // Dimension letters: B batch, F input features.
-#include "layers/rnn/stacked_cells.h"
+#include "loom/layers/rnn/stacked_cells.h"
 
 namespace loom {
 

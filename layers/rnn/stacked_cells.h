@@ -10,7 +10,7 @@
 //   auto layer = RNN::make(cells, {.return_sequences = true});
 #pragma once
 
-#include "layers/rnn/cell.h"
+#include "loom/layers/rnn/cell.h"
 
 namespace loom {
 

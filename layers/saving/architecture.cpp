@@ -1,9 +1,11 @@
 // Model architecture as JSON (format in layers/training/model.h), and back.
 #include <map>
 
-#include "layers/layer_factory.h"
-#include "layers/saving/json.h"
-#include "layers/training/model.h"
+#include "loom/layers/layer_factory.h"
+#include "loom/layers/saving/json.h"
+#include "loom/layers/saving/saving.h"
+#include "loom/version.h"
+#include "loom/layers/training/model.h"
 
 namespace loom {
 
@@ -87,6 +89,7 @@ Json Model::to_architecture() const {
   Json j = Json::object();
   j.set("format", Json(kFormat));
   j.set("version", Json(static_cast<long long>(kVersion)));
+  j.set("loom_version", Json(std::string(loom::version())));
   j.set("class_name", Json(type_name()));
   j.set("name", Json(name()));
   j.set("trainable", Json(trainable()));
@@ -148,6 +151,9 @@ std::shared_ptr<Model> Model::from_architecture(const Json& j) {
   LOOM_CHECK(j.is_object() && j.value("format", std::string()) == kFormat,
              "Model::from_architecture: not a Loom architecture (expected \"format\": \"{}\")",
              kFormat);
+  if (const Json* written_by = j.find("loom_version"))
+    check_loom_version(written_by->is_string() ? written_by->as_string() : written_by->dump(),
+                       "Model::from_architecture: the architecture");
   const int64_t version = j.get_int("version");
   LOOM_CHECK(version == kVersion,
              "Model::from_architecture: architecture version {} is not supported (this build "

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "layers/saving/saving.h"
+#include "loom/layers/saving/saving.h"
 
 namespace loom {
 

@@ -1,4 +1,4 @@
-#include "layers/saving/json.h"
+#include "loom/layers/saving/json.h"
 
 #include <charconv>
 #include <cmath>

@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "backends/types.h"
+#include "loom/backends/types.h"
 
 namespace loom {
 

@@ -1,15 +1,13 @@
 // Model-level saving on top of the checkpoint format (layers/saving/checkpoint_io.cpp):
 // what goes into the JSON header and which tensors, and how a model,
 // its weights and its optimizer come back.
+#include <cstdio>
 #include <set>
 
-#include "layers/training/model.h"
-#include "layers/saving/saving.h"
-#include "optim/optimizer.h"
-
-#ifndef LOOM_VERSION_STRING
-#define LOOM_VERSION_STRING "unknown"
-#endif
+#include "loom/layers/training/model.h"
+#include "loom/layers/saving/saving.h"
+#include "loom/optim/optimizer.h"
+#include "loom/version.h"
 
 namespace loom {
 
@@ -25,7 +23,7 @@ CheckpointFile checkpoint_of(const Model& model, const std::string& path, const 
   CheckpointFile f;
   f.header["format"] = "loom-checkpoint";
   f.header["content"] = content;
-  f.header["loom_version"] = LOOM_VERSION_STRING;
+  f.header["loom_version"] = version();
   if (content == "model") {
     f.header["model"] = model.to_architecture();
     if (model.compiled()) {
@@ -109,9 +107,25 @@ void check_loom_header(const CheckpointFile& f, const std::string& path) {
   LOOM_CHECK(f.header.value("format", std::string()) == "loom-checkpoint",
              "checkpoint '{}': the header's format is '{}', expected 'loom-checkpoint'", path,
              f.header.value("format", std::string()));
+  if (const Json* v = f.header.find("loom_version"))
+    check_loom_version(v->is_string() ? v->as_string() : v->dump(),
+                       fmt::format("checkpoint '{}'", path));
 }
 
 }  // namespace
+
+void check_loom_version(const std::string& written_by, const std::string& what) {
+  int major = -1, minor = -1, patch = -1;
+  char tail = 0;
+  const int fields = std::sscanf(written_by.c_str(), "%d.%d.%d%c", &major, &minor, &patch, &tail);
+  LOOM_CHECK(fields >= 3 && major >= 0 && minor >= 0 && patch >= 0,
+             "{}: loom_version '{}' is not a version (expected MAJOR.MINOR.PATCH)", what,
+             written_by);
+  LOOM_CHECK(major <= LOOM_VERSION_MAJOR,
+             "{} was written by Loom {}, a newer major version than this Loom {}: read it with "
+             "Loom {}.x or later",
+             what, written_by, version(), major);
+}
 
 // ---- free functions ----------------------------------------------------------------------------------
 

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "layers/saving/json.h"
+#include "loom/autograd/tensor.h"
+#include "loom/layers/saving/json.h"
 
 namespace loom {
 
@@ -91,5 +91,10 @@ void load_model_weights(Model& model, const std::string& path);
 std::shared_ptr<Model> load_model(const std::string& path, CheckpointExtras* extras);
 // The extras of any Loom checkpoint (model or weights).
 CheckpointExtras read_checkpoint_extras(const std::string& path);
+
+// Refuses a file written by a newer major version of Loom than this one
+// (an error naming `what`, the writer's version and this one's); older and
+// same-major files pass. written_by is the file's "loom_version".
+void check_loom_version(const std::string& written_by, const std::string& what);
 
 }  // namespace loom

@@ -1,12 +1,12 @@
-#include "layers/text/datasets.h"
+#include "loom/layers/text/datasets.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 
-#include "backends/types.h"
-#include "layers/text/random.h"
+#include "loom/backends/types.h"
+#include "loom/layers/text/random.h"
 
 namespace loom::text {
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/text/utf8.h"
+#include "loom/layers/text/utf8.h"
 
 namespace loom::text {
 

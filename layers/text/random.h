@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/splitmix64.h"
+#include "loom/autograd/splitmix64.h"
 
 namespace loom::text {
 

@@ -1,10 +1,10 @@
-#include "layers/text/synthetic.h"
+#include "loom/layers/text/synthetic.h"
 
 #include <string>
 #include <vector>
 
-#include "backends/types.h"
-#include "layers/text/random.h"
+#include "loom/backends/types.h"
+#include "loom/layers/text/random.h"
 
 namespace loom::text {
 

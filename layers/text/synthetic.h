@@ -67,7 +67,7 @@
 
 #include <cstdint>
 
-#include "layers/text/datasets.h"
+#include "loom/layers/text/datasets.h"
 
 namespace loom::text {
 

@@ -1,10 +1,10 @@
-#include "layers/text/text_vectorization.h"
+#include "loom/layers/text/text_vectorization.h"
 
 #include <algorithm>
 #include <fstream>
 #include <sstream>
 
-#include "layers/text/utf8.h"
+#include "loom/layers/text/utf8.h"
 
 namespace loom {
 

@@ -49,7 +49,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "autograd/tensor.h"
+#include "loom/autograd/tensor.h"
 
 namespace loom {
 

@@ -1,4 +1,4 @@
-#include "layers/text/utf8.h"
+#include "loom/layers/text/utf8.h"
 
 namespace loom::text {
 

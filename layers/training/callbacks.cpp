@@ -1,12 +1,12 @@
-#include "layers/training/callbacks.h"
+#include "loom/layers/training/callbacks.h"
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
 
-#include "layers/training/model.h"
-#include "optim/optimizer.h"
+#include "loom/layers/training/model.h"
+#include "loom/optim/optimizer.h"
 
 namespace loom {
 

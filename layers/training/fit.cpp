@@ -17,13 +17,13 @@
 #include <cstring>
 #include <iostream>
 
-#include "autograd/splitmix64.h"
-#include "autograd/tape.h"
-#include "layers/training/callbacks.h"
-#include "layers/training/metrics.h"
-#include "layers/training/model.h"
-#include "layers/training/progress.h"
-#include "optim/optimizer.h"
+#include "loom/autograd/splitmix64.h"
+#include "loom/autograd/tape.h"
+#include "loom/layers/training/callbacks.h"
+#include "loom/layers/training/metrics.h"
+#include "loom/layers/training/model.h"
+#include "loom/layers/training/progress.h"
+#include "loom/optim/optimizer.h"
 
 namespace loom {
 

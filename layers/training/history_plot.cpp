@@ -1,5 +1,5 @@
 // Training curves as SVG (layers/training/history_plot.h).
-#include "layers/training/history_plot.h"
+#include "loom/layers/training/history_plot.h"
 
 #include <algorithm>
 #include <cmath>

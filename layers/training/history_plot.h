@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/training/model.h"
+#include "loom/layers/training/model.h"
 
 namespace loom {
 

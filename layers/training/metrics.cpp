@@ -1,4 +1,4 @@
-#include "layers/training/metrics.h"
+#include "loom/layers/training/metrics.h"
 
 #include <algorithm>
 #include <cmath>

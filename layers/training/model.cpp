@@ -1,13 +1,13 @@
 // The functional Model: Input placeholders, symbolic layer calls, the graph
 // they form, running it with masks along its edges, and summary().
-#include "layers/training/model.h"
+#include "loom/layers/training/model.h"
 
 #include <algorithm>
 #include <atomic>
 #include <map>
 #include <set>
 
-#include "autograd/tape.h"
+#include "loom/autograd/tape.h"
 
 namespace loom {
 

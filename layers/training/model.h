@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/layer.h"
+#include "loom/layers/layer.h"
 
 namespace loom {
 

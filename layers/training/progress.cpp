@@ -1,4 +1,4 @@
-#include "layers/training/progress.h"
+#include "loom/layers/training/progress.h"
 
 #include <unistd.h>
 

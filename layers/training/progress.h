@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "layers/training/callbacks.h"
+#include "loom/layers/training/callbacks.h"
 
 namespace loom {
 

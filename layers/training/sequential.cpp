@@ -1,6 +1,6 @@
 // Sequential: a chain of single-output layers, built into a functional
 // graph from the first batch (or up front from a declared input shape).
-#include "layers/training/model.h"
+#include "loom/layers/training/model.h"
 
 namespace loom {
 

@@ -1,5 +1,5 @@
 // Keras initializers (formulas in initializers.h).
-#include "layers/weights/initializers.h"
+#include "loom/layers/weights/initializers.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <random>
 
-#include "layers/layer.h"  // to_snake_case
+#include "loom/layers/layer.h"  // to_snake_case
 
 namespace loom {
 

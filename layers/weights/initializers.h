@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.h"
+#include "loom/autograd/tensor.h"
 
 namespace loom {
 

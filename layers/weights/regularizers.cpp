@@ -1,10 +1,10 @@
 // L1/L2 weight penalties (see regularizers.h).
-#include "layers/weights/regularizers.h"
+#include "loom/layers/weights/regularizers.h"
 
 #include <cctype>
 #include <cstdlib>
 
-#include "autograd/ops.h"
+#include "loom/autograd/ops.h"
 
 namespace loom {
 

@@ -14,11 +14,11 @@
 
 #include <omp.h>
 
-#include "autograd/tensor.h"
-#include "backends/buffer.h"
-#include "backends/cpu_allocator.h"
-#include "backends/reference/reference_backend.h"
-#include "backends/registry.h"
+#include "loom/autograd/tensor.h"
+#include "loom/backends/buffer.h"
+#include "loom/backends/cpu_allocator.h"
+#include "loom/backends/reference/reference_backend.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

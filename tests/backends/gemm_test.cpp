@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/reference/reference_backend.h"
-#include "backends/registry.h"
+#include "loom/backends/reference/reference_backend.h"
+#include "loom/backends/registry.h"
 
 namespace loom {
 namespace {

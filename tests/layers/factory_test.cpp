@@ -1,7 +1,7 @@
 // The layer factory, ConfigReader, and architecture JSON round trips.
 #include "layer_test_util.h"
-#include "layers/rnn/bidirectional.h"
-#include "layers/rnn/rnn.h"
+#include "loom/layers/rnn/bidirectional.h"
+#include "loom/layers/rnn/rnn.h"
 
 namespace loom {
 

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "loom.h"
+#include "loom/loom.h"
 
 namespace fs = std::filesystem;
 using namespace loom;
@@ -44,6 +44,7 @@ struct Options {
   std::string backend = "reference";
   DType dtype = DType::f32;
   bool quiet = false;  // print FAIL lines and the summary only
+  std::string require_cpu_isa;  // the CPU-kernel variant that must run (else skip, or fail)
   std::vector<std::string> paths;
 };
 
@@ -388,9 +389,12 @@ std::vector<std::string> collect(const std::vector<std::string>& paths) {
 
 void usage(std::FILE* to) {
   std::fprintf(to,
-               "usage: loom_parity [--backend NAME] [--dtype f32|f64] [--quiet] FILE_OR_DIR...\n"
+               "usage: loom_parity [--backend NAME] [--dtype f32|f64] [--quiet]\n"
+               "                   [--require-cpu-isa baseline|avx2|avx512|native] FILE_OR_DIR...\n"
                "Runs rnn-parity/1 case files (directories recursively) and prints one PASS/FAIL\n"
-               "line per case; exit status 0 only when every case passes.\n");
+               "line per case; exit status 0 only when every case passes.\n"
+               "--require-cpu-isa: the CPU kernels must be that variant (set LOOM_CPU_ISA);\n"
+               "exits 77 (skipped) when this CPU cannot run it.\n");
 }
 
 Options parse_args(int argc, char** argv) {
@@ -409,6 +413,8 @@ Options parse_args(int argc, char** argv) {
       o.dtype = d == "f32" ? DType::f32 : DType::f64;
     } else if (a == "--quiet") {
       o.quiet = true;
+    } else if (a == "--require-cpu-isa") {
+      o.require_cpu_isa = value();
     } else if (a == "-h" || a == "--help") {
       usage(stdout);
       std::exit(0);
@@ -425,6 +431,7 @@ Options parse_args(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (loom::print_version_if_requested(argc, argv, "loom_parity")) return 0;
   Options opt;
   std::vector<std::string> files;
   try {
@@ -439,6 +446,21 @@ int main(int argc, char** argv) {
       g_device = Device::cuda(0);
     } else {
       set_cpu_backend(opt.backend);
+    }
+    if (!opt.require_cpu_isa.empty()) {
+      const std::vector<CpuIsa> built = built_cpu_isas();
+      auto it = std::find_if(built.begin(), built.end(),
+                             [&](CpuIsa b) { return opt.require_cpu_isa == cpu_isa_name(b); });
+      LOOM_CHECK(it != built.end(), "loom_parity: --require-cpu-isa {}: not a variant of this build ({})",
+                 opt.require_cpu_isa, cpu_isa_summary());
+      if (!cpu_supports(*it)) {
+        std::printf("loom_parity: this CPU cannot run the %s kernels: skipped\n",
+                    opt.require_cpu_isa.c_str());
+        return 77;  // ctest's SKIP_RETURN_CODE, as for a missing GPU
+      }
+      LOOM_CHECK(active_cpu_isa() == *it, "loom_parity: the CPU kernels are {}, not {} (set LOOM_CPU_ISA={})",
+                 cpu_isa_name(active_cpu_isa()), opt.require_cpu_isa, opt.require_cpu_isa);
+      std::printf("loom_parity: cpu kernels %s\n", cpu_isa_summary().c_str());
     }
     files = collect(opt.paths);
   } catch (const std::exception& e) {

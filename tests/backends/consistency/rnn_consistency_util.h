@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/consistency/consistency_util.h"
-#include "layers/rnn/bptt.h"
+#include "loom/backends/consistency/consistency_util.h"
+#include "loom/layers/rnn/bptt.h"
 
 namespace loom::test {
 

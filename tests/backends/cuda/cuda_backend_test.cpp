@@ -5,8 +5,8 @@
 // Dimension letters: B batch, T timesteps, F input features, H units.
 #include <random>
 
-#include "backends/consistency/rnn_consistency_util.h"
-#include "backends/cuda/cuda_backend.h"
+#include "loom/backends/consistency/rnn_consistency_util.h"
+#include "loom/backends/cuda/cuda_backend.h"
 
 namespace loom::test {
 namespace {

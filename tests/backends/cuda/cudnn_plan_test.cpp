@@ -12,8 +12,8 @@
 // pre-activations from the cuDNN layout the way cuDNN defines them.
 #include <random>
 
-#include "backends/cuda/cudnn_plan.h"
-#include "layers/rnn/bptt.h"
+#include "loom/backends/cuda/cudnn_plan.h"
+#include "loom/layers/rnn/bptt.h"
 #include "test_util.h"
 
 namespace loom::test {

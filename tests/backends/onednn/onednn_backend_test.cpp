@@ -6,8 +6,8 @@
 
 #include <omp.h>
 
-#include "backends/onednn/onednn_backend.h"
-#include "layers/rnn/bptt.h"
+#include "loom/backends/onednn/onednn_backend.h"
+#include "loom/layers/rnn/bptt.h"
 #include "test_util.h"
 
 namespace loom::test {

@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "backends/onednn/dnnl_compat.h"
-#include "backends/onednn/rnn_layout.h"
+#include "loom/backends/onednn/dnnl_compat.h"
+#include "loom/backends/onednn/rnn_layout.h"
 
 namespace loom::onednn {
 namespace {

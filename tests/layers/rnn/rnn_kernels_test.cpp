@@ -4,8 +4,8 @@
 #include <cfloat>
 #include <limits>
 
-#include "backends/reference/rnn_gates.h"
-#include "layers/rnn/rnn_test_util.h"
+#include "loom/backends/reference/rnn_gates.h"
+#include "loom/layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

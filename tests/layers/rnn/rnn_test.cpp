@@ -4,8 +4,8 @@
 // layers, Bidirectional, dropout, weights, configs and errors.
 //
 // Dimension letters: B batch, T timesteps, F input features, H units.
-#include "backends/reference/reference_backend.h"
-#include "layers/rnn/rnn_test_util.h"
+#include "loom/backends/reference/reference_backend.h"
+#include "loom/layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/rnn/bptt.h"
+#include "loom/layers/rnn/bptt.h"
 #include "test_util.h"
 
 namespace loom::test {

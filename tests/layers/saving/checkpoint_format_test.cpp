@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "layers/saving/saving.h"
+#include "loom/layers/saving/saving.h"
 #include "test_util.h"
 
 namespace loom {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "layers/saving/json.h"
+#include "loom/layers/saving/json.h"
 #include "test_util.h"
 
 namespace loom {

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "layers/training/training_util.h"
+#include "loom/layers/training/training_util.h"
 
 namespace loom {
 namespace {
@@ -190,6 +190,43 @@ TEST_F(Saving, DamagedCheckpointsAreRefused) {
   EXPECT_LOOM_ERROR(load_model(path("text.loom")), "not a Loom checkpoint (bad magic number");
   // The good file still loads.
   EXPECT_NO_THROW(load_model(path("good.loom")));
+}
+
+// Files record the Loom version that wrote them; a newer major version is
+// refused with both versions named, an older or equal one is read.
+TEST_F(Saving, CheckpointFromANewerMajorVersionIsRefused) {
+  auto [x, y] = linear_problem(16, 1);
+  auto model = small_mlp("versioned", /*dropout=*/0.0);
+  model->compile(adam_bce());
+  model->fit(x, y, {.batch_size = 8, .epochs = 1, .verbose = 0});
+  model->save(path("m.loom"));
+  CheckpointFile f = read_checkpoint(path("m.loom"));
+  EXPECT_EQ(f.header.at("loom_version").as_string(), std::string(version()));
+  EXPECT_EQ(std::string(version()), LOOM_VERSION_STRING);
+  EXPECT_EQ(version_numbers().major, LOOM_VERSION_MAJOR);
+
+  f.header["loom_version"] = fmt::format("{}.0.0", LOOM_VERSION_MAJOR + 1);
+  write_checkpoint(path("newer.loom"), f);
+  EXPECT_LOOM_ERROR(load_model(path("newer.loom"), nullptr), "newer major version");
+  EXPECT_LOOM_ERROR(load_model(path("newer.loom"), nullptr),
+                    fmt::format("written by Loom {}.0.0", LOOM_VERSION_MAJOR + 1));
+
+  f.header["loom_version"] = fmt::format("{}.0.0", LOOM_VERSION_MAJOR);  // same major: read
+  write_checkpoint(path("same.loom"), f);
+  EXPECT_NE(load_model(path("same.loom"), nullptr), nullptr);
+
+  f.header["loom_version"] = "one.two";
+  write_checkpoint(path("garbage.loom"), f);
+  EXPECT_LOOM_ERROR(load_model(path("garbage.loom"), nullptr), "is not a version");
+}
+
+TEST_F(Saving, ArchitectureFromANewerMajorVersionIsRefused) {
+  auto model = small_mlp("versioned", /*dropout=*/0.0);
+  Json arch = model->to_architecture();
+  EXPECT_EQ(arch.at("loom_version").as_string(), std::string(version()));
+  EXPECT_NE(Model::from_architecture(arch), nullptr);
+  arch["loom_version"] = fmt::format("{}.3.1", LOOM_VERSION_MAJOR + 2);
+  EXPECT_LOOM_ERROR(Model::from_architecture(arch), "newer major version");
 }
 
 }  // namespace

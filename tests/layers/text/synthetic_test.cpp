@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "layers/text/random.h"
+#include "loom/layers/text/random.h"
 #include "test_util.h"
 
 namespace loom::text {

@@ -1,5 +1,5 @@
 // Streaming metrics against hand-computed values (and the Keras docs' examples).
-#include "layers/training/metrics.h"
+#include "loom/layers/training/metrics.h"
 #include "test_util.h"
 
 namespace loom {

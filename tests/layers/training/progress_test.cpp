@@ -1,7 +1,7 @@
 // The progress bar's text, on a "terminal" and in a log file.
 #include <sstream>
 
-#include "layers/training/progress.h"
+#include "loom/layers/training/progress.h"
 #include "test_util.h"
 
 namespace loom {
