@@ -10,7 +10,12 @@
 #         "-DOBJECTS=a.o|b.o" -P seal_kernels.cmake
 string(REPLACE "|" ";" objects "${OBJECTS}")
 set(joined "${OUTPUT}.joined.o")
-execute_process(COMMAND ${LINKER} -r -o ${joined} ${objects} RESULT_VARIABLE rc)
+# --force-group-allocation dissolves the COMDAT groups: the linker keeps one
+# member of each group by the group's name, which the renaming below cannot
+# change (a constructor's group is named after none of its symbols), so a
+# variant's renamed copy would otherwise be dropped for another object's.
+execute_process(COMMAND ${LINKER} -r --force-group-allocation -o ${joined} ${objects}
+                RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "seal_kernels: '${LINKER} -r' failed for the ${ISA} kernels")
 endif()

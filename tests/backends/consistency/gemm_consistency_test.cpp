@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "loom/backends/consistency/consistency_util.h"
+#include "backends/consistency/consistency_util.h"
 
 namespace loom::test {
 namespace {

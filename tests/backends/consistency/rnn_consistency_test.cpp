@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "loom/backends/consistency/rnn_consistency_util.h"
+#include "backends/consistency/rnn_consistency_util.h"
 
 namespace loom::test {
 namespace {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "loom/backends/consistency/consistency_util.h"
+#include "backends/consistency/consistency_util.h"
 #include "loom/layers/rnn/bptt.h"
 
 namespace loom::test {

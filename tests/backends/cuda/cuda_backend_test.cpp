@@ -5,7 +5,7 @@
 // Dimension letters: B batch, T timesteps, F input features, H units.
 #include <random>
 
-#include "loom/backends/consistency/rnn_consistency_util.h"
+#include "backends/consistency/rnn_consistency_util.h"
 #include "loom/backends/cuda/cuda_backend.h"
 
 namespace loom::test {

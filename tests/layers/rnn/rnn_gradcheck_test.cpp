@@ -9,7 +9,7 @@
 // and every weight at once.
 //
 // Dimension letters: B batch, T timesteps, F input features, H units.
-#include "loom/layers/rnn/rnn_test_util.h"
+#include "layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

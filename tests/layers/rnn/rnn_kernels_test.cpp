@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "loom/backends/reference/rnn_gates.h"
-#include "loom/layers/rnn/rnn_test_util.h"
+#include "layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

@@ -6,7 +6,7 @@
 // Adam steps (about a second): the explicit BPTT trains, not just differentiates.
 //
 // Dimension letters: B batch, T timesteps, E embedding width, H units.
-#include "loom/layers/rnn/rnn_test_util.h"
+#include "layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

@@ -5,7 +5,7 @@
 // Dimension letters: B batch, T timesteps, E embedding width, H units.
 #include <filesystem>
 
-#include "loom/layers/rnn/rnn_test_util.h"
+#include "layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

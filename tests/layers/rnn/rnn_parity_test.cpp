@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <map>
 
-#include "loom/layers/rnn/rnn_test_util.h"
+#include "layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

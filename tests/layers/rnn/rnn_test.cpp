@@ -5,7 +5,7 @@
 //
 // Dimension letters: B batch, T timesteps, F input features, H units.
 #include "loom/backends/reference/reference_backend.h"
-#include "loom/layers/rnn/rnn_test_util.h"
+#include "layers/rnn/rnn_test_util.h"
 
 namespace loom::test {
 namespace {

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "loom/layers/training/training_util.h"
+#include "layers/training/training_util.h"
 
 namespace loom {
 namespace {

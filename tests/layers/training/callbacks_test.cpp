@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "loom/layers/training/training_util.h"
+#include "layers/training/training_util.h"
 
 namespace loom {
 namespace {

@@ -1,7 +1,7 @@
 // Model::compile / fit / evaluate / predict.
 #include <cmath>
 
-#include "loom/layers/training/training_util.h"
+#include "layers/training/training_util.h"
 
 namespace loom {
 namespace {

@@ -1,6 +1,6 @@
 // Functional models and Sequential: graph building, running, errors,
 // summary(), layers(), get_layer().
-#include "loom/layers/layer_test_util.h"
+#include "layers/layer_test_util.h"
 
 namespace loom {
 
