@@ -2,6 +2,7 @@
 // under their build flags; the reference backend is always present.
 #include "loom/backends/registry.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -83,8 +84,8 @@ bool initial_flush_denormals() {
   return !(env && std::string(env) == "0");
 }
 
-bool& flush_denormals_flag() {
-  static bool on = initial_flush_denormals();
+std::atomic<bool>& flush_denormals_flag() {
+  static std::atomic<bool> on{initial_flush_denormals()};
   return on;
 }
 
@@ -109,15 +110,31 @@ void apply_denormal_mode(int threads) {
 }
 
 int& thread_count() {
-  static int n = [] {
-    int t = initial_threads();
-#ifdef _OPENMP
-    omp_set_num_threads(t);
-#endif
-    apply_denormal_mode(t);
-    return t;
-  }();
+  static int n = initial_threads();
   return n;
+}
+
+// OpenMP's thread count and MXCSR belong to each calling thread, so a
+// setting made in one thread would not reach request threads. Every change
+// bumps the generation; each thread re-applies the settings when it next
+// asks for a backend and finds its copy out of date.
+std::atomic<uint64_t> g_settings_generation{1};
+std::mutex g_settings_mu;  // serializes changes (count and flag together)
+
+void apply_settings_to_this_thread() {
+  thread_local uint64_t applied = 0;
+  const uint64_t now = g_settings_generation.load(std::memory_order_acquire);
+  if (applied == now) return;
+  int threads;
+  {
+    std::lock_guard<std::mutex> lock(g_settings_mu);
+    threads = thread_count();
+  }
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#endif
+  apply_denormal_mode(threads);
+  applied = now;
 }
 
 }  // namespace
@@ -125,7 +142,7 @@ int& thread_count() {
 Backend& reference_backend() { return *registry().cpu.front(); }
 
 Backend& backend_for(Device device) {
-  thread_count();  // applies LOOM_NUM_THREADS before the first kernel runs
+  apply_settings_to_this_thread();  // before this thread's first kernel runs
   if (device.kind == DeviceKind::cpu) return *registry().cpu_current;
 #ifdef LOOM_WITH_CUDA
   const int count = cuda_device_count();
@@ -173,24 +190,30 @@ std::string cpu_backend_name() { return registry().cpu_current->name(); }
 
 void set_num_threads(int n) {
   LOOM_CHECK(n > 0, "set_num_threads: expected a positive count, got {}", n);
-  thread_count() = n;
-#ifdef _OPENMP
-  omp_set_num_threads(n);
-#endif
-  apply_denormal_mode(n);
+  {
+    std::lock_guard<std::mutex> lock(g_settings_mu);
+    thread_count() = n;
+    g_settings_generation.fetch_add(1, std::memory_order_acq_rel);
+  }
+  apply_settings_to_this_thread();
 }
 
-int num_threads() { return thread_count(); }
+int num_threads() {
+  std::lock_guard<std::mutex> lock(g_settings_mu);
+  return thread_count();
+}
 
 void set_flush_denormals(bool on) {
-  thread_count();
-  flush_denormals_flag() = on;
-  apply_denormal_mode(thread_count());
+  {
+    std::lock_guard<std::mutex> lock(g_settings_mu);
+    flush_denormals_flag() = on;
+    g_settings_generation.fetch_add(1, std::memory_order_acq_rel);
+  }
+  apply_settings_to_this_thread();
 }
 
 bool flush_denormals() {
 #ifdef LOOM_HAS_MXCSR
-  thread_count();
   return flush_denormals_flag();
 #else
   return false;

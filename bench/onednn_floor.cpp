@@ -137,6 +137,9 @@ Bound bind(const dnnl::engine& eng, const Config& c, int D, dnnl::rnn_direction 
     b.bwd_args[DNNL_ARG_DIFF_SRC_ITER_C] = filled(it, eng, 0);
     b.bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = filled(it, eng, 0.01f);
   }
+  // The primitives take their scratch memory from the caller (as Loom's do).
+  b.fwd_args[DNNL_ARG_SCRATCHPAD] = filled(pds.fwd.scratchpad_desc(), eng, 0);
+  b.bwd_args[DNNL_ARG_SCRATCHPAD] = filled(pds.bwd.scratchpad_desc(), eng, 0);
   return b;
 }
 

@@ -152,6 +152,20 @@ void Layer::ensure_built(const std::vector<Shape>& shapes, const std::vector<DTy
   built_ = true;
 }
 
+namespace {
+// Whether the innermost layer call on this thread records losses. Layers
+// call add_loss from call(), which has no context argument of its own.
+thread_local bool t_recording_losses = true;
+
+struct RecordingLosses {
+  explicit RecordingLosses(bool on) : saved_(t_recording_losses) { t_recording_losses = on; }
+  ~RecordingLosses() { t_recording_losses = saved_; }
+  RecordingLosses(const RecordingLosses&) = delete;
+  RecordingLosses& operator=(const RecordingLosses&) = delete;
+  bool saved_;
+};
+}  // namespace
+
 LayerOutput Layer::operator()(const std::vector<Tensor>& inputs_in,
                               const std::vector<Tensor>& masks_in, const CallContext& ctx) {
   LOOM_CHECK(!inputs_in.empty(), "{}: called with no inputs", describe());
@@ -185,14 +199,23 @@ LayerOutput Layer::operator()(const std::vector<Tensor>& inputs_in,
     for (Tensor& t : inputs)
       if (is_floating(t.dtype()) && t.dtype() != dtype_) t = cast(t, dtype_);
 
-  call_losses_.clear();
-  LayerOutput out;
-  out.tensors = call(inputs, masks, ctx);
-  out.masks = compute_mask(inputs, masks);
+  // Losses recorded in this thread go to the layer being called only when
+  // the call records them (CallContext::record_losses); see add_loss.
+  RecordingLosses recording(ctx.record_losses);
+  if (ctx.record_losses) call_losses_.clear();
+  LayerOutput out = call_with_masks(inputs, masks, ctx);
   LOOM_CHECK(out.masks.size() <= out.tensors.size(),
              "{}: compute_mask returned {} masks for {} outputs", describe(), out.masks.size(),
              out.tensors.size());
   out.masks.resize(out.tensors.size());
+  return out;
+}
+
+LayerOutput Layer::call_with_masks(const std::vector<Tensor>& inputs,
+                                   const std::vector<Tensor>& masks, const CallContext& ctx) {
+  LayerOutput out;
+  out.tensors = call(inputs, masks, ctx);
+  out.masks = compute_mask(inputs, masks);
   return out;
 }
 
@@ -271,7 +294,7 @@ void Layer::add_loss(const Tensor& loss) {
   LOOM_CHECK(loss.defined() && loss.numel() == 1,
              "{}: add_loss expects a scalar, got shape {}", describe(),
              loss.defined() ? shape_str(loss.shape()) : std::string("undefined"));
-  call_losses_.push_back(loss);
+  if (t_recording_losses) call_losses_.push_back(loss);
 }
 
 namespace {

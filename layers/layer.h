@@ -52,6 +52,12 @@ struct CallContext {
   // persistent state then (a stateful RNN's carried states or fixed batch
   // size, running statistics).
   bool tracing = false;
+  // Whether the call records its layers' losses (regularizer penalties,
+  // add_loss) for losses() to return. Model::predict turns it off: a call
+  // that records writes to the layers, so it must not run concurrently with
+  // another call of the same layer; one that does not record reads the
+  // layers only, and any number run at once (from any threads).
+  bool record_losses = true;
 };
 
 // What a layer call returns: output tensors and their masks (same length;
@@ -152,7 +158,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::string describe() const;
 
   // ---- calling ----------------------------------------------------------------
-  // Builds on first use, checks masks, runs call() and compute_mask().
+  // Builds on first use, checks masks, runs call_with_masks() (call() and
+  // compute_mask()).
   LayerOutput operator()(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks = {},
                          const CallContext& ctx = {});
   Tensor operator()(const Tensor& input, bool training = false);
@@ -174,6 +181,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   virtual bool supports_masking() const { return false; }
   virtual std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs,
                                            const std::vector<Tensor>& masks) const;
+  // The outputs and their masks in one step: call() then compute_mask().
+  // Containers whose output masks come out of the run itself (Model)
+  // override this, so no call leaves its masks behind in the layer.
+  virtual LayerOutput call_with_masks(const std::vector<Tensor>& inputs,
+                                      const std::vector<Tensor>& masks, const CallContext& ctx);
   // Output shapes for given input shapes (-1 for an unknown extent).
   virtual std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const = 0;
   // Hyper-parameters for summary() and saving (the name, dtype and trainable

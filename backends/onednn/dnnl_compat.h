@@ -44,26 +44,27 @@ namespace detail {
 
 inline RnnPrimitiveDescs vanilla_rnn_descs(const dnnl::engine& eng, dnnl::prop_kind fk,
                                            dnnl::algorithm activation, dnnl::rnn_direction dir,
-                                           bool training, const RnnMemoryDescs& m) {
+                                           bool training, const RnnMemoryDescs& m,
+                                           const dnnl::primitive_attr& attr) {
   using dnnl::prop_kind;
   RnnPrimitiveDescs out;
 #if DNNL_VERSION_MAJOR >= 3
   dnnl::vanilla_rnn_forward::primitive_desc f(eng, fk, activation, dir, m.src_layer, m.src_iter,
                                               m.weights_layer, m.weights_iter, m.bias,
-                                              m.dst_layer, m.dst_iter);
+                                              m.dst_layer, m.dst_iter, attr);
   out.fwd = f;
   if (training)
     out.bwd = dnnl::vanilla_rnn_backward::primitive_desc(
         eng, prop_kind::backward, activation, dir, m.src_layer, m.src_iter, m.weights_layer,
         m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer, m.diff_src_iter,
         m.diff_weights_layer, m.diff_weights_iter, m.diff_bias, m.diff_dst_layer,
-        m.diff_dst_iter, f);
+        m.diff_dst_iter, f, attr);
 #else
   dnnl::vanilla_rnn_forward::primitive_desc f(
       dnnl::vanilla_rnn_forward::desc(fk, activation, dir, m.src_layer, m.src_iter,
                                       m.weights_layer, m.weights_iter, m.bias, m.dst_layer,
                                       m.dst_iter),
-      eng);
+      attr, eng);
   out.fwd = f;
   if (training)
     out.bwd = dnnl::vanilla_rnn_backward::primitive_desc(
@@ -72,32 +73,32 @@ inline RnnPrimitiveDescs vanilla_rnn_descs(const dnnl::engine& eng, dnnl::prop_k
             m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer,
             m.diff_src_iter, m.diff_weights_layer, m.diff_weights_iter, m.diff_bias,
             m.diff_dst_layer, m.diff_dst_iter),
-        eng, f);
+        attr, eng, f);
 #endif
   return out;
 }
 
 inline RnnPrimitiveDescs lstm_descs(const dnnl::engine& eng, dnnl::prop_kind fk,
                                     dnnl::rnn_direction dir, bool training,
-                                    const RnnMemoryDescs& m) {
+                                    const RnnMemoryDescs& m, const dnnl::primitive_attr& attr) {
   using dnnl::prop_kind;
   RnnPrimitiveDescs out;
 #if DNNL_VERSION_MAJOR >= 3
   dnnl::lstm_forward::primitive_desc f(eng, fk, dir, m.src_layer, m.src_iter, m.src_iter_c,
                                        m.weights_layer, m.weights_iter, m.bias, m.dst_layer,
-                                       m.dst_iter, m.dst_iter_c);
+                                       m.dst_iter, m.dst_iter_c, attr);
   out.fwd = f;
   if (training)
     out.bwd = dnnl::lstm_backward::primitive_desc(
         eng, prop_kind::backward, dir, m.src_layer, m.src_iter, m.src_iter_c, m.weights_layer,
         m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c, m.diff_src_layer,
         m.diff_src_iter, m.diff_src_iter_c, m.diff_weights_layer, m.diff_weights_iter,
-        m.diff_bias, m.diff_dst_layer, m.diff_dst_iter, m.diff_dst_iter_c, f);
+        m.diff_bias, m.diff_dst_layer, m.diff_dst_iter, m.diff_dst_iter_c, f, attr);
 #else
   dnnl::lstm_forward::primitive_desc f(
       dnnl::lstm_forward::desc(fk, dir, m.src_layer, m.src_iter, m.src_iter_c, m.weights_layer,
                                m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c),
-      eng);
+      attr, eng);
   out.fwd = f;
   if (training)
     out.bwd = dnnl::lstm_backward::primitive_desc(
@@ -106,7 +107,7 @@ inline RnnPrimitiveDescs lstm_descs(const dnnl::engine& eng, dnnl::prop_kind fk,
             m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.dst_iter_c, m.diff_src_layer,
             m.diff_src_iter, m.diff_src_iter_c, m.diff_weights_layer, m.diff_weights_iter,
             m.diff_bias, m.diff_dst_layer, m.diff_dst_iter, m.diff_dst_iter_c),
-        eng, f);
+        attr, eng, f);
 #endif
   return out;
 }
@@ -115,24 +116,25 @@ inline RnnPrimitiveDescs lstm_descs(const dnnl::engine& eng, dnnl::prop_kind fk,
 // Fwd/Bwd = gru_forward/gru_backward or lbr_gru_forward/lbr_gru_backward.
 template <typename Fwd, typename Bwd>
 RnnPrimitiveDescs gru_descs(const dnnl::engine& eng, dnnl::prop_kind fk, dnnl::rnn_direction dir,
-                            bool training, const RnnMemoryDescs& m) {
+                            bool training, const RnnMemoryDescs& m,
+                            const dnnl::primitive_attr& attr) {
   using dnnl::prop_kind;
   RnnPrimitiveDescs out;
 #if DNNL_VERSION_MAJOR >= 3
   typename Fwd::primitive_desc f(eng, fk, dir, m.src_layer, m.src_iter, m.weights_layer,
-                                 m.weights_iter, m.bias, m.dst_layer, m.dst_iter);
+                                 m.weights_iter, m.bias, m.dst_layer, m.dst_iter, attr);
   out.fwd = f;
   if (training)
     out.bwd = typename Bwd::primitive_desc(
         eng, prop_kind::backward, dir, m.src_layer, m.src_iter, m.weights_layer,
         m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer, m.diff_src_iter,
         m.diff_weights_layer, m.diff_weights_iter, m.diff_bias, m.diff_dst_layer,
-        m.diff_dst_iter, f);
+        m.diff_dst_iter, f, attr);
 #else
   typename Fwd::primitive_desc f(
       typename Fwd::desc(fk, dir, m.src_layer, m.src_iter, m.weights_layer, m.weights_iter,
                          m.bias, m.dst_layer, m.dst_iter),
-      eng);
+      attr, eng);
   out.fwd = f;
   if (training)
     out.bwd = typename Bwd::primitive_desc(
@@ -140,7 +142,7 @@ RnnPrimitiveDescs gru_descs(const dnnl::engine& eng, dnnl::prop_kind fk, dnnl::r
                            m.weights_iter, m.bias, m.dst_layer, m.dst_iter, m.diff_src_layer,
                            m.diff_src_iter, m.diff_weights_layer, m.diff_weights_iter,
                            m.diff_bias, m.diff_dst_layer, m.diff_dst_iter),
-        eng, f);
+        attr, eng, f);
 #endif
   return out;
 }
@@ -151,17 +153,23 @@ inline RnnPrimitiveDescs make_rnn_primitive_descs(const dnnl::engine& eng, DnnlC
                                                   dnnl::algorithm activation,
                                                   dnnl::rnn_direction dir, bool training,
                                                   const RnnMemoryDescs& m) {
+  // Scratch memory is the caller's (DNNL_ARG_SCRATCHPAD at every execute):
+  // a primitive then holds no memory of its own and can run from any
+  // thread, and from several at once.
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   using dnnl::prop_kind;
   const prop_kind fk = training ? prop_kind::forward_training : prop_kind::forward_inference;
   switch (cell) {
     case DnnlCell::vanilla_rnn:
-      return detail::vanilla_rnn_descs(eng, fk, activation, dir, training, m);
-    case DnnlCell::lstm: return detail::lstm_descs(eng, fk, dir, training, m);
+      return detail::vanilla_rnn_descs(eng, fk, activation, dir, training, m, attr);
+    case DnnlCell::lstm: return detail::lstm_descs(eng, fk, dir, training, m, attr);
     case DnnlCell::gru:
-      return detail::gru_descs<dnnl::gru_forward, dnnl::gru_backward>(eng, fk, dir, training, m);
+      return detail::gru_descs<dnnl::gru_forward, dnnl::gru_backward>(eng, fk, dir, training, m,
+                                                                      attr);
     case DnnlCell::lbr_gru:
       return detail::gru_descs<dnnl::lbr_gru_forward, dnnl::lbr_gru_backward>(eng, fk, dir,
-                                                                              training, m);
+                                                                              training, m, attr);
   }
   return {};
 }

@@ -105,6 +105,7 @@ struct RnnPlan {
   memory::desc bias_md;              // ldgo (1,1,Gb,H)
   dnnl::primitive fwd, bwd;
   memory::desc fwd_wl, fwd_wi, bwd_wl, bwd_wi, ws_md;  // the layouts the primitives chose
+  memory::desc fwd_scratch, bwd_scratch;  // scratch each execute needs (user-managed)
   Buffer zeros;  // read-only zeros for absent inputs: max(B*T*H, Gb*H) floats
 };
 
@@ -157,11 +158,13 @@ std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, Backend& backend,
   p->fwd = dnnl::primitive(pds.fwd);
   p->fwd_wl = md(pds.fwd, DNNL_ARG_WEIGHTS_LAYER);
   p->fwd_wi = md(pds.fwd, DNNL_ARG_WEIGHTS_ITER);
+  p->fwd_scratch = pds.fwd.scratchpad_desc();
   if (key.training) {
     p->ws_md = pds.fwd.workspace_desc();
     p->bwd = dnnl::primitive(pds.bwd);
     p->bwd_wl = md(pds.bwd, DNNL_ARG_WEIGHTS_LAYER);
     p->bwd_wi = md(pds.bwd, DNNL_ARG_WEIGHTS_ITER);
+    p->bwd_scratch = pds.bwd.scratchpad_desc();
     LOOM_CHECK(md(pds.bwd, DNNL_ARG_DIFF_WEIGHTS_LAYER) == p->wl_user &&
                    md(pds.bwd, DNNL_ARG_DIFF_WEIGHTS_ITER) == p->wi_user,
                "onednn rnn: the backward primitive did not take the weight gradients in ldigo");
@@ -300,9 +303,12 @@ bool padding_runs(const RnnDesc& d, const float* mask, std::vector<int64_t>& sta
 
 // ---- the runner ---------------------------------------------------------------------------
 
+// Thread safety: plans (primitives and layouts) are shared by every thread
+// and only read once built; everything a run writes is the run's own: its
+// stream, scratchpad, reordered weights and workspace. So one model serves
+// inference (and training) from any thread and from many at once.
 struct RnnRunner::State {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{eng};
   Backend* backend;  // the oneDNN backend: scratch memory and small element-wise work
   explicit State(Backend& be) : backend(&be) {}
   mutable std::mutex mu;  // guards plans and stats
@@ -332,29 +338,50 @@ struct RnnRunner::State {
 
   // The user's weights (ldigo) in the layouts the primitives of one call
   // want, reordered once per layout and call.
+  // One call's execution context: its stream and the user's weights (ldigo)
+  // in the layouts the primitives of that call want, reordered once per
+  // layout and call.
   struct Weights {
     const float* user = nullptr;
     memory::desc user_md;
     std::vector<std::pair<memory::desc, memory>> made;
     std::vector<Buffer> hold;
   };
-  memory weights(Weights& w, const memory::desc& to) {
+  struct Run {
+    explicit Run(const dnnl::engine& eng) : stream(eng) {}
+    dnnl::stream stream;
+    Weights wl, wi;
+  };
+  memory weights(dnnl::stream& stream, Weights& w, const memory::desc& to) {
     if (to == w.user_md) return wrap(to, w.user);
     for (auto& [md, m] : w.made)
       if (md == to) return m;
     w.hold.push_back(Buffer(*backend, to.get_size()));
     memory src = wrap(w.user_md, w.user), dst = wrap(to, w.hold.back().data());
     dnnl::reorder(src, dst).execute(stream, src, dst);
+    stream.wait();
     w.made.emplace_back(to, dst);
     return dst;
   }
 
-  void forward(const RnnPlan& p, const DenseRun& r, Weights& wl, Weights& wi) {
+  // Runs `prim` with `args` plus a scratchpad of `scratch_md` for this run.
+  void execute(Run& run, const dnnl::primitive& prim, const memory::desc& scratch_md,
+               std::unordered_map<int, memory>& args) {
+    Buffer scratch;
+    if (scratch_md.get_size() > 0) {
+      scratch = Buffer(*backend, scratch_md.get_size());
+      args.emplace(DNNL_ARG_SCRATCHPAD, wrap(scratch_md, scratch.data()));
+    }
+    prim.execute(run.stream, args);
+    run.stream.wait();  // the scratchpad is freed on return
+  }
+
+  void forward(Run& run, const RnnPlan& p, const DenseRun& r) {
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC_LAYER, wrap(p.x_md, r.x)},
         {DNNL_ARG_SRC_ITER, wrap(p.iter_md, r.h0)},
-        {DNNL_ARG_WEIGHTS_LAYER, weights(wl, p.fwd_wl)},
-        {DNNL_ARG_WEIGHTS_ITER, weights(wi, p.fwd_wi)},
+        {DNNL_ARG_WEIGHTS_LAYER, weights(run.stream, run.wl, p.fwd_wl)},
+        {DNNL_ARG_WEIGHTS_ITER, weights(run.stream, run.wi, p.fwd_wi)},
         {DNNL_ARG_BIAS, wrap(p.bias_md, r.bias)},
         {DNNL_ARG_DST_LAYER, wrap(p.y_md, r.dst_layer)},
         {DNNL_ARG_DST_ITER, wrap(p.iter_md, r.dst_iter)},
@@ -364,15 +391,15 @@ struct RnnRunner::State {
       args.emplace(DNNL_ARG_DST_ITER_C, wrap(p.iter_md, r.dst_iter_c));
     }
     if (p.key.training) args.emplace(DNNL_ARG_WORKSPACE, wrap(p.ws_md, r.ws));
-    p.fwd.execute(stream, args);
+    execute(run, p.fwd, p.fwd_scratch, args);
   }
 
-  void backward(const RnnPlan& p, const DenseRun& r, Weights& wl, Weights& wi) {
+  void backward(Run& run, const RnnPlan& p, const DenseRun& r) {
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC_LAYER, wrap(p.x_md, r.x)},
         {DNNL_ARG_SRC_ITER, wrap(p.iter_md, r.h0)},
-        {DNNL_ARG_WEIGHTS_LAYER, weights(wl, p.bwd_wl)},
-        {DNNL_ARG_WEIGHTS_ITER, weights(wi, p.bwd_wi)},
+        {DNNL_ARG_WEIGHTS_LAYER, weights(run.stream, run.wl, p.bwd_wl)},
+        {DNNL_ARG_WEIGHTS_ITER, weights(run.stream, run.wi, p.bwd_wi)},
         {DNNL_ARG_BIAS, wrap(p.bias_md, r.bias)},
         {DNNL_ARG_DST_LAYER, wrap(p.y_md, r.dst_layer)},
         {DNNL_ARG_DST_ITER, wrap(p.iter_md, r.dst_iter)},
@@ -391,7 +418,7 @@ struct RnnRunner::State {
       args.emplace(DNNL_ARG_DIFF_SRC_ITER_C, wrap(p.iter_md, r.dc0));
       args.emplace(DNNL_ARG_DIFF_DST_ITER_C, wrap(p.iter_md, r.ddst_iter_c));
     }
-    p.bwd.execute(stream, args);
+    execute(run, p.bwd, p.bwd_scratch, args);
   }
 
   // The bias oneDNN reads: the caller's when the layouts agree, else
@@ -496,10 +523,10 @@ std::shared_ptr<RnnWorkspace> dense_forward(RnnRunner::State& s, const RnnDesc& 
   r.dst_iter = ws->dst_iter.as<float>();
   r.dst_iter_c = ws->dst_iter_c.as<float>();
   r.ws = ws->ws.data();
-  RnnRunner::State::Weights wl{ptr<const float>(a.kernel), p.wl_user, {}, {}};
-  RnnRunner::State::Weights wi{ptr<const float>(a.recurrent_kernel), p.wi_user, {}, {}};
-  s.forward(p, r, wl, wi);
-  s.stream.wait();
+  RnnRunner::State::Run run(s.eng);
+  run.wl = {ptr<const float>(a.kernel), p.wl_user, {}, {}};
+  run.wi = {ptr<const float>(a.recurrent_kernel), p.wi_user, {}, {}};
+  s.forward(run, p, r);
 
   // Outputs in Loom's conventions.
   copy_floats(ws->dst_iter.as<float>(), ptr<float>(a.hT), B * H);
@@ -567,10 +594,10 @@ void dense_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs
   r.dwi = g.dwi;
   r.db = g.db;
 
-  RnnRunner::State::Weights wl{ptr<const float>(f.kernel), p.wl_user, {}, {}};
-  RnnRunner::State::Weights wi{ptr<const float>(f.recurrent_kernel), p.wi_user, {}, {}};
-  s.backward(p, r, wl, wi);
-  s.stream.wait();
+  RnnRunner::State::Run run(s.eng);
+  run.wl = {ptr<const float>(f.kernel), p.wl_user, {}, {}};
+  run.wi = {ptr<const float>(f.recurrent_kernel), p.wi_user, {}, {}};
+  s.backward(run, p, r);
 
   if (a.dbias.data && g.db != ptr<float>(a.dbias))
     diff_bias_dnnl_to_keras(d.cell, d.reset_after, g.db, H, ptr<float>(a.dbias));
@@ -725,8 +752,9 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
   w.h0 = sorted_states(be, w, ptr<const float>(a.h0), B, H);
   if (lstm) w.c0 = sorted_states(be, w, ptr<const float>(a.c0), B, H);
 
-  RnnRunner::State::Weights wl{ptr<const float>(a.kernel), {}, {}, {}};
-  RnnRunner::State::Weights wi{ptr<const float>(a.recurrent_kernel), {}, {}, {}};
+  RnnRunner::State::Run run(s.eng);
+  run.wl.user = ptr<const float>(a.kernel);
+  run.wi.user = ptr<const float>(a.recurrent_kernel);
   const float* bias = nullptr;
   for (size_t k = 0; k < w.seg.size(); ++k) {
     Segment& sg = w.seg[k];
@@ -735,8 +763,8 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
     sg.plan = s.plan_for(d, sg.n, sg.len, false);
     const RnnPlan& p = *sg.plan;
     if (k == 0) {
-      wl.user_md = p.wl_user;
-      wi.user_md = p.wi_user;
+      run.wl.user_md = p.wl_user;
+      run.wi.user_md = p.wi_user;
       bias = s.bias(d, p, a.bias, w.bias);
     }
     sg.x = Buffer(be, sg.n * sg.len * F * sizeof(float));
@@ -746,9 +774,8 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
     sg.dst_iter = Buffer(be, sg.n * H * sizeof(float));
     if (lstm) sg.dst_iter_c = Buffer(be, sg.n * H * sizeof(float));
     if (d.training) sg.ws = Buffer(be, p.ws_md.get_size());
-    s.forward(p, segment_run(w, k, lstm, bias), wl, wi);
+    s.forward(run, p, segment_run(w, k, lstm, bias));
   }
-  s.stream.wait();
   write_packed_outputs(d, a, w);
   if (!d.training) return nullptr;
   return ws;
@@ -837,8 +864,9 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
   s.weight_grads(d, p0, a, g);  // all segments add into the same gradients
   float* dx = ptr<float>(a.dx);
   if (dx) std::memset(dx, 0, B * T * F * sizeof(float));
-  RnnRunner::State::Weights wl{ptr<const float>(f.kernel), p0.wl_user, {}, {}};
-  RnnRunner::State::Weights wi{ptr<const float>(f.recurrent_kernel), p0.wi_user, {}, {}};
+  RnnRunner::State::Run run(s.eng);
+  run.wl = {ptr<const float>(f.kernel), p0.wl_user, {}, {}};
+  run.wi = {ptr<const float>(f.recurrent_kernel), p0.wi_user, {}, {}};
   const float* bias = w.bias ? w.bias.as<float>() : f.bias.data ? ptr<const float>(f.bias) : nullptr;
 
   // Segments last to first; dsrc carries the gradient of the states a
@@ -866,8 +894,7 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
     r.dwl = g.dwl;
     r.dwi = g.dwi;
     r.db = g.db;
-    s.backward(p, r, wl, wi);
-    s.stream.wait();
+    s.backward(run, p, r);
 
     // Scatter the packed dx back to (B,T,F), times the input mask.
     if (dx)

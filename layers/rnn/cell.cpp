@@ -151,10 +151,12 @@ void BuiltinCell::set_dropout_masks(const Tensor& input_mask, const Tensor& recu
 }
 
 void BuiltinCell::begin_sequence(int64_t batch, bool training) {
+  // Inference draws nothing and must not write here: it may run in many
+  // threads at once while the masks belong to the last training sequence.
+  if (!training) return;
   input_mask_ = Tensor();
   recurrent_mask_ = Tensor();
   mask_batch_ = batch;
-  if (!training) return;
   const int64_t F = kernel_->value.dim(0), H = options_.units;
   auto pick = [&](const Tensor& fixed, double rate, int64_t width, const char* what) {
     if (rate == 0.0) return Tensor();

@@ -149,8 +149,9 @@ class BuiltinCell : public Cell {
   RnnDesc rnn_desc() const;
 
   // ---- dropout --------------------------------------------------------------------------
-  // The masks of the current sequence: input (B,F), recurrent (B,H), scaled
-  // by 1/(1-rate); undefined when not training or the rate is 0.
+  // The masks of the last training sequence: input (B,F), recurrent (B,H),
+  // scaled by 1/(1-rate); undefined before one or when the rate is 0.
+  // Inference neither uses nor changes them.
   const Tensor& input_dropout_mask() const { return input_mask_; }
   const Tensor& recurrent_dropout_mask() const { return recurrent_mask_; }
   // Uses these masks instead of random ones for every following training

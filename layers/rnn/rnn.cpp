@@ -101,8 +101,10 @@ std::vector<Tensor> RNN::call(const std::vector<Tensor>& inputs, const std::vect
     a.kernel = builtin->kernel()->value;
     a.recurrent_kernel = builtin->recurrent_kernel()->value;
     if (builtin->bias()) a.bias = builtin->bias()->value;
-    a.input_dropout_mask = builtin->input_dropout_mask();
-    a.recurrent_dropout_mask = builtin->recurrent_dropout_mask();
+    if (ctx.training) {  // the masks of this training sequence (begin_sequence drew them)
+      a.input_dropout_mask = builtin->input_dropout_mask();
+      a.recurrent_dropout_mask = builtin->recurrent_dropout_mask();
+    }
     RnnSequenceResult r = rnn_sequence(d, a, describe());
     out.push_back(r.output);
     out.insert(out.end(), r.states.begin(), r.states.end());

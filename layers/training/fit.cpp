@@ -333,7 +333,9 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, int64_t batch_s
       if (is_floating(r.dtype()) && r.device() != device()) r = r.to(device());  // as in fit
       xb.push_back(r);
     }
-    LayerOutput out = (*this)(xb, {}, CallContext{});
+    CallContext ctx;
+    ctx.record_losses = false;  // reads the model only: callable from many threads at once
+    LayerOutput out = (*this)(xb, {}, ctx);
     if (pieces.empty()) pieces.resize(out.size());
     for (size_t k = 0; k < out.size(); ++k) pieces[k].push_back(out.tensors[k]);
   }

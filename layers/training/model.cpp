@@ -222,6 +222,11 @@ void Model::set_graph(const std::vector<SymbolicTensor>& inputs,
 
 std::vector<Tensor> Model::call(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
                                 const CallContext& ctx) {
+  return call_with_masks(inputs, masks, ctx).tensors;
+}
+
+LayerOutput Model::call_with_masks(const std::vector<Tensor>& inputs,
+                                   const std::vector<Tensor>& masks, const CallContext& ctx) {
   LOOM_CHECK(graph_built(), "{}: the model has no graph yet", describe());
   LOOM_CHECK(inputs.size() == inputs_.size(), "{}: expects {} inputs, got {}", describe(),
              inputs_.size(), inputs.size());
@@ -253,19 +258,22 @@ std::vector<Tensor> Model::call(const std::vector<Tensor>& inputs, const std::ve
                node->layer->name(), out.tensors.size(), node->output_shapes.size());
     values[node.get()] = std::move(out);
   }
-  std::vector<Tensor> outs;
-  last_output_masks_.clear();
+  LayerOutput result;
   for (const SymbolicTensor& o : outputs_) {
     auto [x, m] = lookup(o);
-    outs.push_back(x);
-    last_output_masks_.push_back(m);
+    result.tensors.push_back(x);
+    result.masks.push_back(m);
   }
-  return outs;
+  return result;
 }
 
 std::vector<Tensor> Model::compute_mask(const std::vector<Tensor>& inputs,
                                         const std::vector<Tensor>& masks) const {
-  return last_output_masks_;
+  NoGradGuard no_grad;
+  CallContext ctx;
+  ctx.record_losses = false;
+  // Inference without recording only reads the layers.
+  return const_cast<Model*>(this)->call_with_masks(inputs, masks, ctx).masks;
 }
 
 std::vector<Shape> Model::compute_output_shape(const std::vector<Shape>& input_shapes) const {

@@ -112,8 +112,13 @@ class Model : public Layer {
   // every known extent.
   std::vector<Tensor> call(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
                            const CallContext& ctx) override;
+  // The outputs with their masks, from one run of the graph (a model
+  // nested in another passes them on).
+  LayerOutput call_with_masks(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                              const CallContext& ctx) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
-  // The output masks of the last call (a model nested in another passes them on).
+  // The output masks for these inputs: runs the graph in inference mode
+  // without recording (as Keras's Functional.compute_mask does).
   std::vector<Tensor> compute_mask(const std::vector<Tensor>& inputs,
                                    const std::vector<Tensor>& masks) const override;
   bool supports_masking() const override { return true; }
@@ -186,7 +191,6 @@ class Model : public Layer {
   std::vector<SymbolicTensor> inputs_, outputs_;
   // Layer calls (never Input nodes) in topological order.
   std::vector<std::shared_ptr<SymbolicNode>> nodes_;
-  mutable std::vector<Tensor> last_output_masks_;
   CompileOptions compile_options_;
   std::shared_ptr<Optimizer> optimizer_;
   bool compiled_ = false;
@@ -208,8 +212,8 @@ class Sequential : public Model {
 
   std::vector<LayerPtr> layers() const override { return layers_; }
   void build(const std::vector<Shape>& input_shapes) override;
-  std::vector<Tensor> call(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
-                           const CallContext& ctx) override;
+  LayerOutput call_with_masks(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                              const CallContext& ctx) override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
   std::string summary() const override;
 

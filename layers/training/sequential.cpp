@@ -66,8 +66,8 @@ void Sequential::build(const std::vector<Shape>& input_shapes) {
   build_graph(per_sample, dtype);
 }
 
-std::vector<Tensor> Sequential::call(const std::vector<Tensor>& inputs,
-                                     const std::vector<Tensor>& masks, const CallContext& ctx) {
+LayerOutput Sequential::call_with_masks(const std::vector<Tensor>& inputs,
+                                        const std::vector<Tensor>& masks, const CallContext& ctx) {
   LOOM_CHECK(inputs.size() == 1, "{}: a Sequential model takes 1 input, got {}", describe(),
              inputs.size());
   const Shape& got = inputs[0].shape();
@@ -84,7 +84,7 @@ std::vector<Tensor> Sequential::call(const std::vector<Tensor>& inputs,
       }
     if (changed) build_graph(Shape(relaxed.begin() + 1, relaxed.end()), inputs_[0].dtype);
   }
-  return Model::call(inputs, masks, ctx);
+  return Model::call_with_masks(inputs, masks, ctx);
 }
 
 std::vector<Shape> Sequential::compute_output_shape(const std::vector<Shape>& input_shapes) const {
