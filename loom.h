@@ -42,6 +42,7 @@
 #include "loom/layers/rnn/simple_rnn_cell.h"
 #include "loom/layers/rnn/stacked_cells.h"
 // layers/training/: the model, fit/evaluate/predict, callbacks, metrics
+#include "loom/layers/training/backup.h"
 #include "loom/layers/training/callbacks.h"
 #include "loom/layers/training/history_plot.h"
 #include "loom/layers/training/metrics.h"

@@ -1,5 +1,7 @@
 #include "loom/autograd/tensor.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -77,8 +79,25 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     LOOM_CHECK(d >= 0, "Tensor::empty: negative extent in shape {}", shape_str(shape));
   LOOM_CHECK(shape.size() <= kMaxDims, "Tensor::empty: shape {} has more than {} dims",
              shape_str(shape), kMaxDims);
+  // Extents may come from a file or a user's option (a vocabulary size): a
+  // size past 64 bits must be an error naming it, not a wrapped product.
+  uint64_t nbytes = dtype_size(dtype);
+  bool too_big = false;
+  for (int64_t d : shape) too_big |= __builtin_mul_overflow(nbytes, static_cast<uint64_t>(d), &nbytes);
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) {  // empty: any product is 0
+    nbytes = 0;
+    too_big = false;
+  }
+  LOOM_CHECK(!too_big && nbytes <= static_cast<uint64_t>(INT64_MAX),
+             "Tensor::empty: a {} tensor of shape {} would need more than 2^63 bytes",
+             dtype_name(dtype), shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);
+  try {
+    impl->storage = std::make_shared<Storage>(static_cast<size_t>(nbytes), device);
+  } catch (const Error& e) {
+    fail("Tensor::empty: cannot allocate a {} tensor of shape {} ({} bytes): {}", dtype_name(dtype),
+         shape_str(shape), nbytes, e.what());
+  }
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

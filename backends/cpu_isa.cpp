@@ -41,7 +41,19 @@ bool cpu_supports(CpuIsa isa) {
     case CpuIsa::baseline:
     case CpuIsa::native:  // built for this machine by definition
       return true;
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__clang__) && __clang_major__ < 16
+    // clang before 16 (the fuzz build, cmake/LoomFuzz.cmake) knows no ISA
+    // level names, only features; its AVX checks include the OS's saving of
+    // the wide registers (XGETBV) too. F16C, LZCNT and MOVBE, which it cannot
+    // name, come with AVX2 + BMI2 on every x86-64-v3 CPU.
+    case CpuIsa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+    case CpuIsa::avx512:
+      return cpu_supports(CpuIsa::avx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#elif defined(__x86_64__) && defined(__GNUC__)
     // The ISA levels check the OS's saving of the wide registers (XGETBV) too.
     case CpuIsa::avx2: return __builtin_cpu_supports("x86-64-v3");
     case CpuIsa::avx512: return __builtin_cpu_supports("x86-64-v4");

@@ -24,9 +24,17 @@ LayerHandle<Embedding> Embedding::make(Options options, std::string name) {
 
 void Embedding::build(const std::vector<Shape>& shapes) {
   LOOM_CHECK(shapes.size() == 1, "{}: expects 1 input, got {}", describe(), shapes.size());
-  embeddings_ = add_weight(
-      "embeddings", options_.embeddings_initializer({options_.input_dim, options_.output_dim},
-                                                    dtype(), weights_generator(gen_)));
+  Tensor table;
+  try {
+    table = options_.embeddings_initializer({options_.input_dim, options_.output_dim}, dtype(),
+                                            weights_generator(gen_));
+  } catch (const Error& e) {
+    // The table is the one allocation a vocabulary size can make impossible:
+    // say which layer and which options asked for it.
+    fail("{}: cannot create the embeddings table (input_dim {} x output_dim {}): {}", describe(),
+         options_.input_dim, options_.output_dim, e.what());
+  }
+  embeddings_ = add_weight("embeddings", table);
   if (options_.sparse) embeddings_->touched_rows = std::make_shared<std::set<int64_t>>();
 }
 

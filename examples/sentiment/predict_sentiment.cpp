@@ -44,13 +44,7 @@ int main(int argc, char** argv) {
     } else if (!args.texts.empty()) {
       input.texts = args.texts;
     } else {
-      for (std::string line; std::getline(std::cin, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines
-        input.texts.push_back(line);
-      }
-      LOOM_CHECK(!input.texts.empty(), "no texts: give them as arguments, one per line on standard "
-                 "input, or with --input FILE");
+      input.texts = sentiment_cli::read_text_lines(std::cin);
     }
 
     const std::vector<double> p = clf.predict_proba(input.texts, args.batch_size);

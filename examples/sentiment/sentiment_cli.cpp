@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <istream>
 #include <map>
 #include <set>
 
@@ -478,6 +479,18 @@ InputTexts read_input_texts(const std::string& path, const TableColumns& columns
     LOOM_CHECK(out.labels[i] == 0 || out.labels[i] == 1,
                "{}: label {} of example {} is not 0/1 (or negative/positive)", path, out.labels[i], i + 1);
   return out;
+}
+
+std::vector<std::string> read_text_lines(std::istream& in) {
+  std::vector<std::string> texts;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines
+    texts.push_back(std::move(line));
+  }
+  LOOM_CHECK(!texts.empty(), "no texts: give them as arguments, one per line on standard input, or "
+             "with --input FILE");
+  return texts;
 }
 
 const char* label_name(double probability, double threshold) {

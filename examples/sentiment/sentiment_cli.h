@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,6 +98,11 @@ struct InputTexts {
   std::vector<int32_t> labels;  // empty when the file has none
 };
 InputTexts read_input_texts(const std::string& path, const TableColumns& columns);
+
+// Texts given one per line (predict_sentiment's standard input): a trailing
+// "\r" is dropped and blank lines (spaces and tabs only) are skipped; the
+// bytes are kept as they are. Throws when no text is left.
+std::vector<std::string> read_text_lines(std::istream& in);
 
 // "positive" / "negative" at `threshold`.
 const char* label_name(double probability, double threshold);

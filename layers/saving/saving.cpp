@@ -57,9 +57,10 @@ CheckpointFile checkpoint_of(const Model& model, const std::string& path, const 
   return f;
 }
 
-// Copies the file's weights into `model` by parameter name, after checking
-// all of them, so a mismatch changes nothing.
-void apply_weights(Model& model, const CheckpointFile& f, const std::string& path) {
+// The file's weights in the order of model.parameters(), after checking
+// names, shapes and dtypes of all of them.
+std::vector<Tensor> weights_for(const Model& model, const CheckpointFile& f,
+                                const std::string& path) {
   std::map<std::string, const Tensor*> in_file;
   for (const auto* t : f.group(kWeights)) in_file[t->name] = &t->value;
   std::vector<ParameterPtr> params = model.parameters();
@@ -93,7 +94,13 @@ void apply_weights(Model& model, const CheckpointFile& f, const std::string& pat
     fail("load_weights '{}': the file has weights for {} that model '{}' does not have{}", path,
          fmt::join(extra, ", "), model.name(),
          params.empty() ? " (the model has no parameters yet: build it first)" : "");
-  model.set_weights(values);
+  return values;
+}
+
+// Copies the file's weights into `model` by parameter name, after checking
+// all of them, so a mismatch changes nothing.
+void apply_weights(Model& model, const CheckpointFile& f, const std::string& path) {
+  model.set_weights(weights_for(model, f, path));
 }
 
 CheckpointExtras extras_of(const CheckpointFile& f) {
@@ -191,6 +198,29 @@ std::shared_ptr<Model> load_model(const std::string& path, CheckpointExtras* ext
 }
 
 std::shared_ptr<Model> load_model(const std::string& path) { return load_model(path, nullptr); }
+
+CheckpointFile model_checkpoint(const Model& model, const std::string& path,
+                                const CheckpointExtras& extras) {
+  return checkpoint_of(model, path, "model", extras);
+}
+
+void restore_model_state(Model& model, const CheckpointFile& f, const std::string& path) {
+  check_loom_header(f, path);
+  const std::vector<Tensor> weights = weights_for(model, f, path);
+  OptimizerState state;
+  for (const auto* t : f.group(kOptimizer)) state[t->name] = t->value;
+  if (!state.empty()) {
+    LOOM_CHECK(model.optimizer() != nullptr,
+               "restore '{}': the file has optimizer state but model '{}' is not compiled", path,
+               model.name());
+    try {
+      model.optimizer()->load_state(state);  // unchanged when it throws
+    } catch (const Error& e) {
+      fail("restore '{}': cannot restore the optimizer state: {}", path, e.what());
+    }
+  }
+  model.set_weights(weights);
+}
 
 // ---- Model members ---------------------------------------------------------------------------------------------
 

@@ -92,6 +92,15 @@ std::shared_ptr<Model> load_model(const std::string& path, CheckpointExtras* ext
 // The extras of any Loom checkpoint (model or weights).
 CheckpointExtras read_checkpoint_extras(const std::string& path);
 
+// save_model's file as data, for writers that add their own tensors or
+// blobs before write_checkpoint (fit's backups, layers/training/backup.h).
+CheckpointFile model_checkpoint(const Model& model, const std::string& path,
+                                const CheckpointExtras& extras = {});
+// Puts a model checkpoint's weights and optimizer state into `model` (built
+// and compiled with the same architecture and optimizer). Everything is
+// checked before anything changes; throws naming `path` and the mismatch.
+void restore_model_state(Model& model, const CheckpointFile& file, const std::string& path);
+
 // Refuses a file written by a newer major version of Loom than this one
 // (an error naming `what`, the writer's version and this one's); older and
 // same-major files pass. written_by is the file's "loom_version".

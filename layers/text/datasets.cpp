@@ -117,19 +117,22 @@ TextDataset read_imdb(const std::string& root, const std::string& split, const I
               [](const fs::path& a, const fs::path& b) { return a.filename().string() < b.filename().string(); });
     if (options.max_per_class > 0 && files.size() > static_cast<size_t>(options.max_per_class))
       files.resize(static_cast<size_t>(options.max_per_class));
-    for (const auto& file : files) {
-      std::string text = read_whole_file(file);
-      strip_bom(text);
-      size_t bad = apply_utf8_policy(text, options.invalid_utf8);
-      if (bad != std::string::npos) {
-        TextPosition p = position_of(text, bad);
-        fail("{}:{}:{}: invalid UTF-8 byte 0x{:02X}", file.string(), p.line, p.column,
-             static_cast<unsigned char>(text[bad]));
-      }
-      data.push_back(std::move(text), label);
-    }
+    for (const auto& file : files)
+      data.push_back(parse_imdb_review(read_whole_file(file), file.string(), options.invalid_utf8),
+                     label);
   }
   return data;
+}
+
+std::string parse_imdb_review(std::string bytes, const std::string& source, Utf8Policy invalid_utf8) {
+  strip_bom(bytes);
+  size_t bad = apply_utf8_policy(bytes, invalid_utf8);
+  if (bad != std::string::npos) {
+    TextPosition p = position_of(bytes, bad);
+    fail("{}:{}:{}: invalid UTF-8 byte 0x{:02X}", source, p.line, p.column,
+         static_cast<unsigned char>(bytes[bad]));
+  }
+  return bytes;
 }
 
 // ---- RecordReader ------------------------------------------------------------------------------

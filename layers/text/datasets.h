@@ -59,6 +59,13 @@ struct ImdbOptions {
 TextDataset read_imdb(const std::string& root, const std::string& split,
                       const ImdbOptions& options = {});
 
+// The per-file step of read_imdb, for readers of single review files: strips
+// a UTF-8 byte order mark and applies `invalid_utf8` to the raw bytes of one
+// review; under Utf8Policy::error an invalid byte throws
+// "<source>:<line>:<column>: invalid UTF-8 byte 0xNN".
+std::string parse_imdb_review(std::string bytes, const std::string& source,
+                              Utf8Policy invalid_utf8 = Utf8Policy::replace);
+
 // ---- TSV / CSV -----------------------------------------------------------------------
 
 // A column chosen by header name or by 0-based index: `Column("review")`,

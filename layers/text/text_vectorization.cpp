@@ -425,6 +425,20 @@ TextVectorization TextVectorization::from_string(const std::string& blob) {
   int64_t count = integer("vocabulary");
   LOOM_CHECK(count >= 2, "TextVectorization::from_string: line {}: vocabulary count {} < 2", line_no,
              count);
+  // Each token takes at least its line break: a larger count is corrupt, and
+  // reserving it could ask for more memory than exists.
+  LOOM_CHECK(static_cast<uint64_t>(count) <= blob.size(),
+             "TextVectorization::from_string: line {}: vocabulary count {} is more than a blob of {} "
+             "bytes can hold",
+             line_no, count, blob.size());
+  // The count comes from the blob: each token is a line of its own, so the
+  // bytes left bound it (reserving an unchecked count can ask for terabytes).
+  const auto consumed = static_cast<int64_t>(in.tellg());
+  const int64_t left = consumed < 0 ? 0 : static_cast<int64_t>(blob.size()) - consumed;
+  LOOM_CHECK(count <= left + 1,
+             "TextVectorization::from_string: line {}: vocabulary count {}, but only {} bytes "
+             "follow (one line per token)",
+             line_no, count, left);
   TextVectorization vec(o);
   std::vector<std::string> vocab;
   vocab.reserve(static_cast<size_t>(count));

@@ -309,4 +309,45 @@ void TerminateOnNaN::on_batch_end(int64_t batch, const Logs& logs) {
   require_model("TerminateOnNaN").stop_training = true;
 }
 
+// ---- state for resumed runs ------------------------------------------------------------------
+
+namespace {
+void check_state_size(const CallbackState& s, size_t numbers, const char* who) {
+  LOOM_CHECK(s.numbers.size() == numbers, "{}: a saved state of {} numbers, expected {}", who,
+             s.numbers.size(), numbers);
+}
+}  // namespace
+
+CallbackState EarlyStopping::state() const {
+  return {{static_cast<double>(wait_), static_cast<double>(stopped_epoch_),
+           static_cast<double>(best_epoch_), best_},
+          best_weights_};
+}
+
+void EarlyStopping::set_state(const CallbackState& s) {
+  check_state_size(s, 4, "EarlyStopping");
+  wait_ = static_cast<int>(s.numbers[0]);
+  stopped_epoch_ = static_cast<int>(s.numbers[1]);
+  best_epoch_ = static_cast<int>(s.numbers[2]);
+  best_ = s.numbers[3];
+  best_weights_.clear();
+  for (const Tensor& t : s.tensors) best_weights_.push_back(t.clone());
+}
+
+void ModelCheckpoint::set_state(const CallbackState& s) {
+  check_state_size(s, 1, "ModelCheckpoint");
+  best_ = s.numbers[0];
+}
+
+CallbackState ReduceLROnPlateau::state() const {
+  return {{best_, static_cast<double>(wait_), static_cast<double>(cooldown_counter_)}, {}};
+}
+
+void ReduceLROnPlateau::set_state(const CallbackState& s) {
+  check_state_size(s, 3, "ReduceLROnPlateau");
+  best_ = s.numbers[0];
+  wait_ = static_cast<int>(s.numbers[1]);
+  cooldown_counter_ = static_cast<int>(s.numbers[2]);
+}
+
 }  // namespace loom

@@ -40,6 +40,15 @@ struct TrainParams {
   int verbose = 1;
 };
 
+// What a callback carries over when fit() resumes from a backup
+// (FitOptions::backup, layers/training/backup.h): its counters and best
+// values as numbers (kept exactly, infinities included) and any weights it
+// holds. Each callback documents its own layout.
+struct CallbackState {
+  std::vector<double> numbers;
+  std::vector<Tensor> tensors;
+};
+
 class Callback {
  public:
   virtual ~Callback() = default;
@@ -56,6 +65,11 @@ class Callback {
   virtual void on_epoch_end(int epoch, Logs& logs) {}
   virtual void on_batch_begin(int64_t batch, const Logs& logs) {}
   virtual void on_batch_end(int64_t batch, const Logs& logs) {}
+  // Saved in every backup and given back, after on_train_begin, to the
+  // callback at the same position when fit() resumes. Stateless callbacks
+  // keep the defaults.
+  virtual CallbackState state() const { return {}; }
+  virtual void set_state(const CallbackState& state) {}
 
  protected:
   // The model, or a loom::Error naming `who` when fit() has not set one.
@@ -96,6 +110,9 @@ class EarlyStopping : public Callback {
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_end(const Logs& logs) override;
+  // {wait, stopped_epoch, best_epoch, best}; tensors: the best weights.
+  CallbackState state() const override;
+  void set_state(const CallbackState& state) override;
   int stopped_epoch() const { return stopped_epoch_; }  // 0 when it never stopped
   int best_epoch() const { return best_epoch_; }
   double best() const { return best_; }
@@ -131,6 +148,8 @@ class ModelCheckpoint : public Callback {
   explicit ModelCheckpoint(ModelCheckpointOptions options);
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;
+  CallbackState state() const override { return {{best_}, {}}; }  // {best}
+  void set_state(const CallbackState& state) override;
   double best() const { return best_; }
   // Paths written so far, in order.
   const std::vector<std::string>& saved_paths() const { return saved_; }
@@ -167,6 +186,9 @@ class ReduceLROnPlateau : public Callback {
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;
+  // {best, wait, cooldown_counter}; the rate itself is in the optimizer's state.
+  CallbackState state() const override;
+  void set_state(const CallbackState& state) override;
 
  private:
   void reset();

@@ -9,13 +9,16 @@
 //   loss.backward(); optimizer.step(parameters)
 //   logs["loss"] = mean of the batch losses weighted by B; metrics stream on
 //   (unweighted, as Keras's `metrics`, which ignore sample weights).
-// Shuffling and dropout of epoch e draw from generators seeded by
-// (FitOptions::seed, e), so equal seeds give bit-identical weights on one
-// machine, and resuming with initial_epoch repeats an uninterrupted run.
+// Shuffling of epoch e and the dropout of its step s draw from generators
+// seeded by (FitOptions::seed, e) and (seed, e, s), so equal seeds give
+// bit-identical weights on one machine, and resuming (initial_epoch, or a
+// backup taken mid-epoch: layers/training/backup.h) repeats an
+// uninterrupted run.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "loom/autograd/splitmix64.h"
 #include "loom/autograd/tape.h"
@@ -142,6 +145,12 @@ Tensor rows(const Tensor& t, int64_t start, int64_t stop) {
 // An independent stream per (seed, epoch, purpose).
 uint64_t epoch_seed(uint64_t seed, int epoch, uint64_t purpose) {
   return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)) ^ purpose);
+}
+
+// The dropout stream of one training step: a function of its position only,
+// so a run resumed at any step draws what the uninterrupted run drew.
+uint64_t step_seed(uint64_t seed, int epoch, int64_t step) {
+  return splitmix64(epoch_seed(seed, epoch, 2) ^ splitmix64(static_cast<uint64_t>(step) + 1));
 }
 
 // Fisher-Yates with our own index draws: std::shuffle's algorithm differs
@@ -450,11 +459,46 @@ struct FitRun {
   Model& model;
   LossKind kind;
   const FitData& data;
-  const std::vector<CallbackPtr>& callbacks;
+  const std::vector<CallbackPtr>& callbacks;       // all, in call order
+  const std::vector<CallbackPtr>& user_callbacks;  // FitOptions::callbacks (their state is backed up)
+  const HistoryRecorder& recorder;
   int64_t batch_size;
   bool shuffle;
   uint64_t seed;
+  int epochs;
+  const BackupOptions& backup;
 };
+
+// Where an epoch starts: from its first batch with empty totals, or where a
+// backup left it.
+struct EpochStart {
+  int64_t step = 0;
+  std::vector<double> loss_totals;                 // empty: start from zero
+  std::vector<std::vector<double>> metric_totals;
+};
+
+// The state a backup taken now holds (`step` batches of `epoch` done).
+TrainingState training_state(const FitRun& run, int epoch, int64_t step, bool finished,
+                             const Mean& loss, const std::vector<MetricPtr>& metrics) {
+  TrainingState s;
+  s.epoch = epoch;
+  s.step = step;
+  s.finished = finished;
+  s.seed = run.seed;
+  s.batch_size = run.batch_size;
+  s.shuffle = run.shuffle;
+  s.n_train = run.data.n_train;
+  s.epochs = run.epochs;
+  s.loss_totals = loss.state();
+  for (const auto& m : metrics) s.metric_totals.push_back(m->state());
+  for (const auto& cb : run.user_callbacks) s.callbacks.push_back(cb->state());
+  for (const auto& [k, v] : run.recorder.history.history) {
+    s.history_keys.push_back(k);
+    s.history_values.push_back(v);
+  }
+  s.epochs_run = run.recorder.history.epochs_run;
+  return s;
+}
 
 // One optimizer step on a batch; returns its loss and predictions.
 StepResult train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb, const Tensor& yb,
@@ -466,20 +510,30 @@ StepResult train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb
   return r;
 }
 
-// The batches of epoch `epoch`; returns the logs after the last batch run
-// (training stops early when a callback sets model.stop_training).
-Logs train_epoch(const FitRun& run, int epoch) {
+// The batches of epoch `epoch` from `start`; returns the logs after the
+// last batch run (training stops early when a callback sets
+// model.stop_training). Writes a backup every backup.save_every_steps
+// batches, except after the last (the epoch's end writes that one).
+Logs train_epoch(const FitRun& run, int epoch, const EpochStart& start_at) {
   Model& model = run.model;
   const FitData& data = run.data;
   Mean loss_mean("loss");
   std::vector<MetricPtr> metrics = make_metrics(model.compile_options());
+  if (!start_at.loss_totals.empty()) {
+    loss_mean.set_state(start_at.loss_totals);
+    LOOM_CHECK(start_at.metric_totals.size() == metrics.size(),
+               "fit: the backup has totals for {} metrics but the model is compiled with {}",
+               start_at.metric_totals.size(), metrics.size());
+    for (size_t i = 0; i < metrics.size(); ++i) metrics[i]->set_state(start_at.metric_totals[i]);
+  }
   Generator shuffle_gen(epoch_seed(run.seed, epoch, 1));
-  Generator noise_gen(epoch_seed(run.seed, epoch, 2));
-  model.reseed(noise_gen);
   const std::vector<int64_t> order = epoch_order(data.n_train, run.shuffle, shuffle_gen);
+  const int64_t steps = (data.n_train + run.batch_size - 1) / run.batch_size;
 
-  Logs batch_logs;
-  for (int64_t step = 0; step * run.batch_size < data.n_train; ++step) {
+  Logs batch_logs = start_at.step > 0 ? results(loss_mean, metrics) : Logs();
+  for (int64_t step = start_at.step; step < steps; ++step) {
+    Generator noise_gen(step_seed(run.seed, epoch, step));
+    model.reseed(noise_gen);
     const int64_t start = step * run.batch_size;
     const int64_t count = std::min(run.batch_size, data.n_train - start);
     const int64_t* idx = order.data() + start;
@@ -499,9 +553,33 @@ Logs train_epoch(const FitRun& run, int epoch) {
     batch_logs = results(loss_mean, metrics);
     run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_batch_end(step, batch_logs); });
     if (model.stop_training) break;
+    const int64_t done = step + 1;
+    if (!run.backup.path.empty() && run.backup.save_every_steps > 0 && done < steps &&
+        done % run.backup.save_every_steps == 0)
+      write_backup(model, run.backup, training_state(run, epoch, done, false, loss_mean, metrics));
   }
   Optimizer::zero_grad(model.parameters());  // do not keep the last batch's gradients alive
   return batch_logs;
+}
+
+// Checks a backup against this fit, then gives the model, the callbacks and
+// the history their saved state.
+void resume_from(Model& model, const LoadedBackup& b, const FitOptions& o, int64_t n_train,
+                 HistoryRecorder& recorder) {
+  const TrainingState& s = b.state;
+  LOOM_CHECK(s.n_train == n_train,
+             "fit: the backup '{}' was taken training on {} samples, but this fit has {}: resume "
+             "with the same data (or delete the backup to start over)",
+             o.backup.path, s.n_train, n_train);
+  LOOM_CHECK(s.callbacks.size() == o.callbacks.size(),
+             "fit: the backup '{}' holds the state of {} callbacks, but this fit has {}",
+             o.backup.path, s.callbacks.size(), o.callbacks.size());
+  restore_model_state(model, b.file, b.path);  // checks everything before changing anything
+  for (size_t i = 0; i < s.callbacks.size(); ++i) o.callbacks[i]->set_state(s.callbacks[i]);
+  recorder.history.history.clear();
+  for (size_t i = 0; i < s.history_keys.size(); ++i)
+    recorder.history.history[s.history_keys[i]] = s.history_values[i];
+  recorder.history.epochs_run = s.epochs_run;
 }
 
 }  // namespace
@@ -528,23 +606,52 @@ History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptio
     cb.set_params(params);
   });
 
-  const FitRun run{*this, kind, data, cbs, o.batch_size, o.shuffle, o.seed};
   stop_training = false;
   Logs logs;
   run_callbacks(cbs, [&](Callback& cb) { cb.on_train_begin(logs); });
-  for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
+  // A backup from an earlier run of this fit: its settings win.
+  std::optional<TrainingState> resumed;
+  if (!o.backup.path.empty()) {
+    if (std::optional<LoadedBackup> b = read_backup(o.backup.path, std::cerr)) {
+      resume_from(*this, *b, o, data.n_train, *recorder);
+      resumed = b->state;
+    }
+  }
+  const FitRun run{*this,
+                   kind,
+                   data,
+                   cbs,
+                   o.callbacks,
+                   *recorder,
+                   resumed ? resumed->batch_size : o.batch_size,
+                   resumed ? resumed->shuffle : o.shuffle,
+                   resumed ? resumed->seed : o.seed,
+                   resumed ? resumed->epochs : o.epochs,
+                   o.backup};
+  EpochStart start;
+  int first_epoch = o.initial_epoch;
+  if (resumed) {
+    first_epoch = resumed->finished ? run.epochs : resumed->epoch;
+    start = {resumed->step, resumed->loss_totals, resumed->metric_totals};
+  }
+  for (int epoch = first_epoch; epoch < run.epochs; ++epoch) {
     run_callbacks(cbs, [&](Callback& cb) { cb.on_epoch_begin(epoch, logs); });
-    logs = train_epoch(run, epoch);
+    logs = train_epoch(run, epoch, epoch == first_epoch ? start : EpochStart{});
     if (!data.val_x.empty()) {
-      Logs val = evaluate_batches(*this, compile_options_, data.val_x, data.val_y, o.batch_size,
+      Logs val = evaluate_batches(*this, compile_options_, data.val_x, data.val_y, run.batch_size,
                                   "val_", nullptr);
       logs.insert(val.begin(), val.end());
     }
     run_callbacks(cbs, [&](Callback& cb) { cb.on_epoch_end(epoch, logs); });
+    if (!o.backup.path.empty())
+      write_backup(*this, o.backup,
+                   training_state(run, epoch + 1, 0, stop_training || epoch + 1 == run.epochs,
+                                  Mean("loss"), make_metrics(compile_options_)));
     if (stop_training) break;
   }
   run_callbacks(cbs, [&](Callback& cb) { cb.on_train_end(logs); });
   for (const auto& cb : cbs) cb->set_model(nullptr);  // callbacks may outlive the model
+  if (!o.backup.path.empty() && o.backup.delete_on_finish) delete_backups(o.backup.path);
   return recorder->history;
 }
 

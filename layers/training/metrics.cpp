@@ -149,6 +149,66 @@ void ConfusionCounts::resize(size_t n) {
 
 void ConfusionCounts::clear() { resize(tp.size()); }
 
+std::vector<double> ConfusionCounts::flat() const {
+  std::vector<double> v;
+  for (const auto* part : {&tp, &fp, &tn, &fn}) v.insert(v.end(), part->begin(), part->end());
+  return v;
+}
+
+void ConfusionCounts::set_flat(const std::vector<double>& values, const std::string& who) {
+  const size_t n = tp.size();
+  LOOM_CHECK(values.size() == 4 * n, "metric '{}': a saved state of {} numbers, expected {}", who,
+             values.size(), 4 * n);
+  for (size_t k = 0; k < 4; ++k) {
+    std::vector<double>& part = k == 0 ? tp : k == 1 ? fp : k == 2 ? tn : fn;
+    part.assign(values.begin() + static_cast<long>(k * n),
+                values.begin() + static_cast<long>((k + 1) * n));
+  }
+}
+
+void Metric::set_state(const std::vector<double>& state) {
+  LOOM_CHECK(state.empty(), "metric '{}': it keeps no state, but was given {} numbers", name(),
+             state.size());
+}
+
+void set_pair_state(const Metric& metric, const std::vector<double>& state, double& first,
+                    double& second) {
+  LOOM_CHECK(state.size() == 2, "metric '{}': a saved state of {} numbers, expected 2",
+             metric.name(), state.size());
+  first = state[0];
+  second = state[1];
+}
+
+void Mean::set_state(const std::vector<double>& state) {
+  set_pair_state(*this, state, total_, count_);
+}
+
+std::vector<double> Accuracy::state() const {
+  const std::string kind = resolved();
+  const double code = kind.empty() ? 0 : kind == "binary_accuracy" ? 1
+                      : kind == "sparse_categorical_accuracy"      ? 2
+                                                                   : 3;
+  std::vector<double> v{code};
+  if (impl_) {
+    const std::vector<double> inner = impl_->state();
+    v.insert(v.end(), inner.begin(), inner.end());
+  }
+  return v;
+}
+
+void Accuracy::set_state(const std::vector<double>& state) {
+  LOOM_CHECK(!state.empty() && state[0] >= 0 && state[0] <= 3,
+             "metric '{}': a saved state must start with its kind (0-3)", name());
+  const int code = static_cast<int>(state[0]);
+  if (code == 0) impl_.reset();
+  else if (code == 1) impl_ = std::make_unique<BinaryAccuracy>(name());
+  else if (code == 2) impl_ = std::make_unique<SparseCategoricalAccuracy>(name());
+  else impl_ = std::make_unique<CategoricalAccuracy>(name());
+  const std::vector<double> inner(state.begin() + 1, state.end());
+  if (impl_) impl_->set_state(inner);
+  else Metric::set_state(inner);
+}
+
 void ConfusionCounts::update(const std::vector<double>& thresholds, const Tensor& y_true,
                              const Tensor& y_pred, const Tensor& sample_weight, const char* who) {
   LOOM_CHECK(y_true.defined() && y_pred.defined(), "{}: update() needs y_true and y_pred", who);

@@ -27,12 +27,21 @@ class Metric {
                       const Tensor& sample_weight = Tensor()) = 0;
   virtual double result() const = 0;
   virtual void reset() = 0;
+  // The running totals as numbers, and back: fit() keeps them in its backups
+  // so that a run resumed mid-epoch reports the epoch as a whole. A custom
+  // metric without totals to keep need not override these.
+  virtual std::vector<double> state() const { return {}; }
+  virtual void set_state(const std::vector<double>& state);
 
  private:
   std::string name_;
 };
 
 using MetricPtr = std::shared_ptr<Metric>;
+
+// Sets a metric's two totals from its state(), checking the length.
+void set_pair_state(const Metric& metric, const std::vector<double>& state, double& first,
+                    double& second);
 
 // Weighted mean of scalar values (the "loss" entry of the logs: Keras adds
 // each batch's loss with the batch size as its weight).
@@ -44,6 +53,8 @@ class Mean : public Metric {
   void update(const Tensor& values, const Tensor& unused, const Tensor& sample_weight) override;
   double result() const override { return count_ == 0 ? 0.0 : total_ / count_; }
   void reset() override { total_ = count_ = 0.0; }
+  std::vector<double> state() const override { return {total_, count_}; }
+  void set_state(const std::vector<double>& state) override;
 
  private:
   double total_ = 0.0, count_ = 0.0;
@@ -57,6 +68,10 @@ class BinaryAccuracy : public Metric {
   void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
   double result() const override { return count_ == 0 ? 0.0 : correct_ / count_; }
   void reset() override { correct_ = count_ = 0.0; }
+  std::vector<double> state() const override { return {correct_, count_}; }
+  void set_state(const std::vector<double>& state) override {
+    set_pair_state(*this, state, correct_, count_);
+  }
 
  private:
   double threshold_;
@@ -72,6 +87,10 @@ class SparseCategoricalAccuracy : public Metric {
   void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
   double result() const override { return count_ == 0 ? 0.0 : correct_ / count_; }
   void reset() override { correct_ = count_ = 0.0; }
+  std::vector<double> state() const override { return {correct_, count_}; }
+  void set_state(const std::vector<double>& state) override {
+    set_pair_state(*this, state, correct_, count_);
+  }
 
  private:
   double correct_ = 0.0, count_ = 0.0;
@@ -85,6 +104,10 @@ class CategoricalAccuracy : public Metric {
   void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
   double result() const override { return count_ == 0 ? 0.0 : correct_ / count_; }
   void reset() override { correct_ = count_ = 0.0; }
+  std::vector<double> state() const override { return {correct_, count_}; }
+  void set_state(const std::vector<double>& state) override {
+    set_pair_state(*this, state, correct_, count_);
+  }
 
  private:
   double correct_ = 0.0, count_ = 0.0;
@@ -104,6 +127,9 @@ class Accuracy : public Metric {
   void reset() override {
     if (impl_) impl_->reset();
   }
+  // {kind (0 unresolved, 1 binary, 2 sparse categorical, 3 categorical), totals...}
+  std::vector<double> state() const override;
+  void set_state(const std::vector<double>& state) override;
   // "binary_accuracy", "sparse_categorical_accuracy", "categorical_accuracy",
   // or "" until the first update decides.
   std::string resolved() const;
@@ -118,6 +144,9 @@ struct ConfusionCounts {
   std::vector<double> tp, fp, tn, fn;  // one entry per threshold
   void resize(size_t n);
   void clear();
+  // tp, fp, tn, fn one after another, and back (checks the length).
+  std::vector<double> flat() const;
+  void set_flat(const std::vector<double>& values, const std::string& who);
   void update(const std::vector<double>& thresholds, const Tensor& y_true, const Tensor& y_pred,
               const Tensor& sample_weight, const char* who);
 };
@@ -129,6 +158,8 @@ class Precision : public Metric {
   void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
   double result() const override;
   void reset() override { counts_.clear(); }
+  std::vector<double> state() const override { return counts_.flat(); }
+  void set_state(const std::vector<double>& state) override { counts_.set_flat(state, name()); }
 
  private:
   std::vector<double> thresholds_;
@@ -142,6 +173,8 @@ class Recall : public Metric {
   void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
   double result() const override;
   void reset() override { counts_.clear(); }
+  std::vector<double> state() const override { return counts_.flat(); }
+  void set_state(const std::vector<double>& state) override { counts_.set_flat(state, name()); }
 
  private:
   std::vector<double> thresholds_;
@@ -160,6 +193,8 @@ class AUC : public Metric {
   void update(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight = Tensor()) override;
   double result() const override;
   void reset() override { counts_.clear(); }
+  std::vector<double> state() const override { return counts_.flat(); }
+  void set_state(const std::vector<double>& state) override { counts_.set_flat(state, name()); }
   const std::vector<double>& thresholds() const { return thresholds_; }
 
  private:

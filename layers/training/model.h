@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "loom/layers/layer.h"
+#include "loom/layers/training/backup.h"
 
 namespace loom {
 
@@ -82,12 +83,18 @@ struct FitOptions {
   std::vector<Tensor> validation_x;              // or explicit validation data
   Tensor validation_y;
   bool shuffle = true;
-  // Shuffling and dropout: epoch e draws from (seed, e), so a run resumed
-  // with initial_epoch repeats what an uninterrupted run would have done.
+  // Shuffling of epoch e draws from (seed, e) and the dropout masks of its
+  // step s from (seed, e, s), so a run resumed with initial_epoch (or from a
+  // backup, mid-epoch) repeats what an uninterrupted run would have done.
   uint64_t seed = 0;
   std::map<int64_t, double> class_weight;        // label -> weight
   std::vector<std::shared_ptr<Callback>> callbacks;
   int verbose = 1;  // 0 silent, 1 progress bar (one line per epoch when not a terminal)
+  // Crash-safe backups (layers/training/backup.h): with a path, fit() first
+  // resumes from the backup there if one exists (taking its epoch, step,
+  // seed and settings; the data must be the same), then writes one at every
+  // epoch end and every backup.save_every_steps batches.
+  BackupOptions backup;
 };
 
 // Per-epoch metric values by name ("loss", "accuracy", "val_loss", ...).
