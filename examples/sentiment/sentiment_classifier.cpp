@@ -58,6 +58,8 @@ class EpochTimer : public Callback {
   std::vector<double> seconds;
   void on_epoch_begin(int, const Logs&) override { start_ = Clock::now(); }
   void on_epoch_end(int, Logs&) override { seconds.push_back(seconds_since(start_)); }
+  CallbackState state() const override { return {seconds, {}}; }  // the epochs' seconds
+  void set_state(const CallbackState& s) override { seconds = s.numbers; }
 
  private:
   Clock::time_point start_;
@@ -83,6 +85,16 @@ class KeepBestEpoch : public Callback {
   void on_train_end(const Logs&) override {
     if (!weights_.empty()) require_model("KeepBestEpoch").set_weights(weights_);
     weights_.clear();
+  }
+  // {best_epoch, best}; tensors: the best epoch's weights.
+  CallbackState state() const override { return {{double(best_epoch), best}, weights_}; }
+  void set_state(const CallbackState& s) override {
+    LOOM_CHECK(s.numbers.size() == 2, "KeepBestEpoch: a saved state of {} numbers, expected 2",
+               s.numbers.size());
+    best_epoch = static_cast<int>(s.numbers[0]);
+    best = s.numbers[1];
+    weights_.clear();
+    for (const Tensor& w : s.tensors) weights_.push_back(w.clone());
   }
 
  private:
@@ -284,6 +296,9 @@ void validate(const SentimentTrainOptions& o) {
   LOOM_CHECK(o.validation_split >= 0 && o.validation_split < 1,
              "sentiment training: validation_split must be in [0, 1), got {}", o.validation_split);
   LOOM_CHECK(o.patience >= 0, "sentiment training: patience must be >= 0, got {}", o.patience);
+  LOOM_CHECK(o.backup.save_every_steps >= 0,
+             "sentiment training: backup.save_every_steps must be >= 0, got {}",
+             o.backup.save_every_steps);
 }
 
 double binary_accuracy(const std::vector<double>& p, const std::vector<int32_t>& labels) {
@@ -360,6 +375,7 @@ FitOptions sentiment_fit_options(const SentimentTrainOptions& o, const Tensor& x
   fo.epochs = o.epochs;
   fo.seed = o.seed;
   fo.verbose = o.verbose > 0 ? 1 : 0;
+  fo.backup = o.backup;
   fo.callbacks = {timer};
   if (x_val.defined()) {
     fo.validation_x = {x_val};

@@ -129,6 +129,12 @@ struct SentimentTrainOptions {
   // the summary, validation and test lines on `log`.
   int verbose = 1;
   std::ostream* log = nullptr;  // null = std::cout
+  // Crash-safe backups of the training (layers/training/backup.h): with a
+  // path, training resumes from the backup there when one exists and
+  // writes one every epoch (and every backup.save_every_steps batches).
+  // Backups are kept when training ends: the caller deletes them once the
+  // trained model is saved (train_sentiment does).
+  BackupOptions backup{.delete_on_finish = false};
 };
 
 // Throws loom::Error naming the setting for a value out of range.

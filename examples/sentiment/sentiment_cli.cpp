@@ -11,6 +11,7 @@
 
 #include "loom/backends/registry.h"
 #include "loom/layers/text/synthetic.h"
+#include "loom/layers/training/backup.h"
 
 namespace loom::sentiment_cli {
 
@@ -264,6 +265,16 @@ Output:
   --plot PATH.svg       write loss and accuracy per epoch as an SVG chart
   --help                this text
 
+Crash-safe training (a killed run continues where it stopped, to the same
+final weights):
+  --backup FILE         keep a backup of the training in FILE (and FILE.prev), written
+                        every epoch; resumed from when the same command runs again;
+                        deleted once the model is saved
+  --backup-every N      also write it every N batches
+  --resume FILE         continue the run backed up in FILE with its own flags (only
+                        --threads and --backend may be added; same thread count for
+                        bit-identical results)
+
 Prints the model summary, a progress bar per epoch with loss and accuracy, the
 validation metrics, then test_accuracy=0.xxxx and the wall time.
 )",
@@ -337,12 +348,30 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
   };
   f.valued["--threads"] = [&](auto& n, auto& v) { a.threads = static_cast<int>(parse_int(n, v, 1, 1024)); };
   f.valued["--save"] = [&](auto& n, auto& v) { a.save_path = parse_path(n, v); };
+  f.valued["--backup"] = [&](auto& n, auto& v) { t.backup.path = parse_path(n, v); };
+  f.valued["--backup-every"] = [&](auto& n, auto& v) {
+    t.backup.save_every_steps = parse_int(n, v, 1, INT64_MAX);
+  };
+  f.valued["--resume"] = [&](auto& n, auto& v) { a.resume_path = parse_path(n, v); };
   f.valued["--plot"] = [&](auto& n, auto& v) {
     a.plot_path = parse_path(n, v);
     LOOM_CHECK(ends_with(a.plot_path, ".svg"), "flag {}: the chart is an SVG file; give a path ending "
                "in .svg, got '{}'", n, v);
   };
   f.parse(args);
+  a.command_line = args;
+  if (!a.resume_path.empty()) {
+    for (const std::string& arg : args) {
+      const std::string flag = arg.substr(0, arg.find('='));
+      LOOM_CHECK(flag.rfind("--", 0) != 0 || flag == "--resume" || flag == "--threads" ||
+                     flag == "--backend",
+                 "flag {}: --resume continues a run with the flags stored in its backup; only "
+                 "--threads and --backend may be given with it", flag);
+    }
+    return a;
+  }
+  LOOM_CHECK(t.backup.save_every_steps == 0 || !t.backup.path.empty(),
+             "flag --backup-every: give --backup FILE too (where the backups go)");
   LOOM_CHECK(!(a.val_data && a.data.kind == DataSpec::Kind::synthetic),
              "flag --val-data: synthetic data hold out their validation part (--validation-split); "
              "--val-data goes with imdb:, tsv: or csv: data");
@@ -350,6 +379,38 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
              "flag --test-data: synthetic data come with their own test part (--test-size); "
              "--test-data goes with imdb:, tsv: or csv: data");
   text::validate(t);
+  return a;
+}
+
+void record_command_line(TrainArgs& args) {
+  if (args.train.backup.path.empty()) return;
+  args.train.backup.extras.metadata.set("train_sentiment_args", Json(args.command_line));
+}
+
+TrainArgs resume_train_args(const TrainArgs& given, std::ostream& log) {
+  const std::string& path = given.resume_path;
+  std::optional<LoadedBackup> b = read_backup(path, log);
+  LOOM_CHECK(b.has_value(),
+             "flag --resume: there is no backup at '{}' (nor '{}.prev'): start the run with "
+             "--backup {} to make one",
+             path, path, path);
+  const CheckpointExtras extras = b->extras();
+  const Json* stored = extras.metadata.find("train_sentiment_args");
+  LOOM_CHECK(stored != nullptr,
+             "flag --resume: '{}' is a training backup, but not one written by train_sentiment "
+             "(no stored flags)",
+             path);
+  TrainArgs a = parse_train_args(stored->to_string_vector());
+  LOOM_CHECK(a.train.backup.path == path,
+             "flag --resume: '{}' was written as the backup '{}'; resume from that path",
+             path, a.train.backup.path);
+  if (!given.backend.empty()) {
+    a.backend = given.backend;
+    a.train.device = given.train.device;
+  }
+  if (given.threads > 0) a.threads = given.threads;
+  log << fmt::format("resuming from backup '{}' (epoch {}, batch {}): {}\n", b->path,
+                     b->state.epoch + 1, b->state.step, fmt::join(a.command_line, " "));
   return a;
 }
 

@@ -54,6 +54,10 @@ struct TrainArgs {
   std::string backend;  // empty = the default CPU backend
   int threads = 0;      // 0 = the default (LOOM_NUM_THREADS or all cores)
   std::string save_path, plot_path;
+  // --resume FILE: continue the run whose backup (--backup) is FILE, with
+  // the flags stored in it (only --threads and --backend may be given too).
+  std::string resume_path;
+  std::vector<std::string> command_line;  // the flags as given (stored in backups)
   bool help = false;
 };
 
@@ -63,6 +67,13 @@ constexpr int64_t kSyntheticTestDefault = 2000;
 // args without the program name.
 TrainArgs parse_train_args(const std::vector<std::string>& args);
 std::string train_usage(const std::string& program);
+// The arguments of the run `given.resume_path` backs up: its stored flags,
+// with given's --threads / --backend when set. Throws naming the file when
+// there is no usable backup or it was not written by train_sentiment.
+TrainArgs resume_train_args(const TrainArgs& given, std::ostream& log);
+// Stores the command line in the backups `args` asks for (--backup), so
+// --resume can repeat it.
+void record_command_line(TrainArgs& args);
 
 struct TrainData {
   text::TextDataset train, validation, test;

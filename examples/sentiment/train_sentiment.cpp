@@ -27,11 +27,13 @@ int main(int argc, char** argv) {
   if (loom::print_version_if_requested(argc, argv, "train_sentiment")) return 0;
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    const auto args = sentiment_cli::parse_train_args(std::vector<std::string>(argv + 1, argv + argc));
+    auto args = sentiment_cli::parse_train_args(std::vector<std::string>(argv + 1, argv + argc));
     if (args.help) {
       std::cout << sentiment_cli::train_usage(argv[0]);
       return 0;
     }
+    if (!args.resume_path.empty()) args = sentiment_cli::resume_train_args(args, std::cout);
+    sentiment_cli::record_command_line(args);
     sentiment_cli::apply_runtime(args.backend, args.threads);
     std::cout << fmt::format("backend {} with {} thread(s)\n",
                              args.backend == "cuda" ? "cuda (cuda:0)" : cpu_backend_name(),
@@ -56,6 +58,9 @@ int main(int argc, char** argv) {
       run.classifier.save(args.save_path, meta);
       std::cout << "saved " << args.save_path << "\n";
     }
+    // The backups are no longer needed once the outputs are written (a run
+    // killed before this point resumes from them).
+    if (!args.train.backup.path.empty()) delete_backups(args.train.backup.path);
     if (!args.plot_path.empty()) {
       write_history_svg(run.history, args.plot_path,
                         {.title = fmt::format("{} on {}", args.train.model.kind, args.data.str())});

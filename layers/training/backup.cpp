@@ -196,10 +196,16 @@ std::optional<LoadedBackup> read_backup(const std::string& path, std::ostream& l
 }
 
 void delete_backups(const std::string& path) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::remove(path, ec);
-  std::filesystem::remove(prev_path(path), ec);
-  std::filesystem::remove(path + ".next", ec);
+  fs::remove(path, ec);
+  fs::remove(prev_path(path), ec);
+  // PATH.next and the temporary files of writes a crash interrupted.
+  const fs::path p(path);
+  const std::string next = p.filename().string() + ".next";
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().filename().string().rfind(next, 0) == 0) fs::remove(entry.path(), ec);
 }
 
 }  // namespace loom

@@ -83,7 +83,8 @@ struct LoadedBackup {
 // damaged too, throws naming both files and the reasons.
 std::optional<LoadedBackup> read_backup(const std::string& path, std::ostream& log);
 
-// Removes PATH and PATH.prev (missing files are fine).
+// Removes PATH, PATH.prev and what interrupted writes left (missing files
+// are fine).
 void delete_backups(const std::string& path);
 
 }  // namespace loom

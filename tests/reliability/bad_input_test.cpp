@@ -52,7 +52,7 @@ std::shared_ptr<Model> trained_mlp(const std::string& name, uint64_t seed = 11) 
 std::shared_ptr<Model> trained_embedding_model() {
   auto in = Input({4}, DType::i32, "ids");
   auto h = Embedding::make({.input_dim = 10, .output_dim = 3, .seed = 5}, "emb")(in);
-  h = GlobalAveragePooling1D::make("pool")(h);
+  h = GlobalAveragePooling1D::make({}, "pool")(h);
   auto out = Dense::make({.units = 1, .activation = "sigmoid", .seed = 6}, "out")(h);
   auto model = std::make_shared<Model>(std::vector<SymbolicTensor>{in}, std::vector<SymbolicTensor>{out},
                                        "bag");
