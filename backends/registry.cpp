@@ -198,6 +198,8 @@ void set_num_threads(int n) {
   apply_settings_to_this_thread();
 }
 
+void apply_thread_settings() { apply_settings_to_this_thread(); }
+
 int num_threads() {
   std::lock_guard<std::mutex> lock(g_settings_mu);
   return thread_count();

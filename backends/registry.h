@@ -35,6 +35,10 @@ std::string cpu_backend_name();
 // LOOM_NUM_THREADS if set, else the number of cores.
 void set_num_threads(int n);
 int num_threads();
+// Applies the current thread count and denormal mode to the calling thread
+// (both are per thread in OpenMP and the CPU). backend_for() does it, so
+// every op does; code with its own OpenMP loop calls it first.
+void apply_thread_settings();
 
 // Denormal (subnormal) floats are flushed to zero in the calling thread and
 // in the CPU kernels' threads, as TensorFlow does in its thread pools. Without

@@ -214,7 +214,11 @@ SchedulePtr make_schedule(const std::string& name, const OptimizerConfig& config
     return it == config.end() ? def : parse_bool(name, k, it->second);
   };
   auto allow_only = [&](std::initializer_list<const char*> keys) {
-    for (const auto& [k, v] : config) {
+    // Named references, not a structured binding: clang before 16 cannot
+    // capture a binding in a lambda (the fuzz build, cmake/LoomFuzz.cmake).
+    for (const auto& entry : config) {
+      const auto& k = entry.first;
+      const auto& v = entry.second;
       bool known = std::any_of(keys.begin(), keys.end(), [&](const char* a) { return k == a; });
       if (!known) fail("{}: unknown config key '{}' (value '{}')", name, k, v);
     }

@@ -7,6 +7,7 @@
 #   CMAKE_ARGS="-DLOOM_NATIVE=ON" bash scripts/test.sh   # tuned to this CPU only
 #   LOOM_WITH_ONEDNN=OFF bash scripts/test.sh   # without the oneDNN backend
 #   LOOM_WITH_CUDA=OFF bash scripts/test.sh     # without the CUDA backend
+#   LOOM_SANITIZERS=OFF bash scripts/test.sh    # without the ASan/UBSan, TSan and fuzz runs
 #
 # The oneDNN CPU backend is built (ON by default here), so the suite runs on
 # it as the default CPU backend, plus the reference backend's own parity
@@ -32,5 +33,14 @@ fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
   -DLOOM_WITH_ONEDNN="${LOOM_WITH_ONEDNN:-ON}" -DLOOM_WITH_CUDA="$LOOM_WITH_CUDA" ${CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j"$JOBS"
-cd "$BUILD_DIR"
-ctest --output-on-failure -j"$JOBS" --timeout 600
+(cd "$BUILD_DIR" && ctest --output-on-failure -j"$JOBS" --timeout 600)
+
+# Then the same suite under AddressSanitizer + UBSan, the thread tests under
+# ThreadSanitizer, and the fuzz targets (corpus replay plus a short run
+# each). LOOM_SANITIZERS=OFF skips all three (a quicker local check; CI
+# runs them).
+if [ "${LOOM_SANITIZERS:-ON}" != "OFF" ]; then
+  bash scripts/sanitizers.sh asan
+  bash scripts/sanitizers.sh tsan
+  bash scripts/fuzz.sh build-fuzz "${LOOM_FUZZ_SECONDS:-30}"
+fi

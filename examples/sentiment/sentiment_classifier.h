@@ -134,7 +134,11 @@ struct SentimentTrainOptions {
   // writes one every epoch (and every backup.save_every_steps batches).
   // Backups are kept when training ends: the caller deletes them once the
   // trained model is saved (train_sentiment does).
-  BackupOptions backup{.delete_on_finish = false};
+  BackupOptions backup = [] {
+    BackupOptions b;
+    b.delete_on_finish = false;
+    return b;
+  }();
 };
 
 // Throws loom::Error naming the setting for a value out of range.

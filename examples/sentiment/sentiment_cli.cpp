@@ -47,9 +47,13 @@ double parse_number(const std::string& flag, const std::string& v, double min, d
 
 // Strictly positive.
 double parse_positive(const std::string& flag, const std::string& v) {
-  const double x = parse_number(flag, v, 0.0, INFINITY, false);
-  LOOM_CHECK(x > 0, "flag {}: expected a number > 0, got '{}'", flag, v);
-  return x;
+  // One message for every bad value ("nan", "0", "x"): the range is (0, inf).
+  try {
+    const double x = parse_number(flag, v, 0.0, INFINITY, false);
+    if (x > 0) return x;
+  } catch (const Error&) {
+  }
+  fail("flag {}: expected a number > 0, got '{}'", flag, v);
 }
 
 bool parse_on_off(const std::string& flag, const std::string& v) {

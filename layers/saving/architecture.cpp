@@ -22,7 +22,10 @@ DType parse_dtype(const std::string& s, const std::string& where) {
 
 Json config_to_json(const Config& config) {
   Json j = Json::object();
-  for (const auto& [key, value] : config) {
+  // A named reference, not a structured binding: clang before 16 cannot
+  // capture a binding in a lambda (the fuzz build, cmake/LoomFuzz.cmake).
+  for (const auto& member : config) {
+    const std::string& key = member.first;
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
@@ -32,7 +35,7 @@ Json config_to_json(const Config& config) {
           else if constexpr (std::is_same_v<T, std::string>) j.set(key, Json(v));
           else j.set(key, Json(v));  // std::vector<int64_t>
         },
-        value);
+        member.second);
   }
   return j;
 }

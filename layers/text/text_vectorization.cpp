@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "loom/backends/registry.h"
 #include "loom/layers/text/utf8.h"
 
 namespace loom {
@@ -325,6 +326,7 @@ std::vector<int32_t> TextVectorization::encode(std::string_view text) const {
 Tensor TextVectorization::encode_batch(const std::vector<std::string>& texts) const {
   const auto N = static_cast<int64_t>(texts.size());
   std::vector<std::vector<int32_t>> rows(texts.size());
+  apply_thread_settings();  // LOOM_NUM_THREADS / set_num_threads for the loop below
 #pragma omp parallel for schedule(dynamic, 64)
   for (int64_t i = 0; i < N; ++i) rows[static_cast<size_t>(i)] = raw_ids(texts[static_cast<size_t>(i)]);
   int64_t L = options_.output_sequence_length;

@@ -140,7 +140,7 @@ TEST_F(BadTable, MissingTextColumnNameListsTheHeader) {
   o.label_column = "label";
   EXPECT_THAT(loom_error([&] { text::read_csv(p, o); }),
               AllOf(HasSubstr(p + ":1:"), HasSubstr("no text column named \"review\""),
-                    HasSubstr("text, label")));
+                    HasSubstr("(columns: \"text\", \"label\")")));
 }
 
 TEST_F(BadTable, MissingLabelColumnIndexNamesTheWidth) {
@@ -300,15 +300,20 @@ TEST_F(BadLabels, SparseLabelNegativeNamesLabel) {
   test::expect_state_unchanged(before, *model);
 }
 
-// PENDING a fix in layers/training/fit.cpp (prepare_targets): binary
-// cross-entropy targets must lie in [0, 1].
+// PENDING a fix in layers/training/fit.cpp (check_targets in fit and
+// evaluate): binary cross-entropy targets must lie in [0, 1], NaN included.
 TEST_F(BadLabels, BinaryLabelOutsideZeroOneIsRefused) {
   auto model = trained_mlp("bin");
   const test::ModelState before = snapshot(*model);
   auto [x, y] = test::linear_problem(8, 3);
   y.set({5}, 2.0);
-  EXPECT_THAT(loom_error([&] { model->fit(x, y, {.batch_size = 8, .shuffle = false, .verbose = 0}); }),
-              AllOf(HasSubstr("binary_crossentropy"), HasSubstr("target 2"), HasSubstr("outside [0, 1]")));
+  EXPECT_THAT(loom_error([&] { model->fit(x, y, {.batch_size = 4, .verbose = 0}); }),
+              AllOf(HasSubstr("fit: binary_crossentropy targets must be in [0, 1]"), HasSubstr("y[5] is 2"),
+                    HasSubstr("(8,)")));
+  y.set({5}, 1.0);
+  y.set({6}, std::nan(""));
+  EXPECT_THAT(loom_error([&] { model->evaluate(x, y); }),
+              AllOf(HasSubstr("evaluate: binary_crossentropy targets must be in [0, 1]"), HasSubstr("y[6] is nan")));
   test::expect_state_unchanged(before, *model);
 }
 
@@ -329,15 +334,24 @@ TEST_F(BadLabels, SentimentLabelThatIsNotBinaryIsNamed) {
 
 // ---- NaN and Inf -------------------------------------------------------------------------------------
 
+// A regression model (mse), whose targets may be any number.
+std::shared_ptr<Model> trained_regression(const std::string& name) {
+  auto [x, y] = test::linear_problem(32, 7);
+  auto model = test::small_mlp(name, 0.0, 11, "linear");
+  model->compile({.optimizer = "adam", .loss = "mse"});
+  model->fit(x, y, {.batch_size = 8, .epochs = 1, .verbose = 0});
+  return model;
+}
+
 // PENDING a fix in layers/training/fit.cpp (train_step): a non-finite batch
 // loss stops fit with an error before the update.
-TEST_F(NonFinite, NaNLabelStopsFitBeforeTheUpdate) {
-  auto model = trained_mlp("nanlabel");
+TEST_F(NonFinite, NaNTargetStopsFitBeforeTheUpdate) {
+  auto model = trained_regression("nantarget");
   const test::ModelState before = snapshot(*model);
   auto [x, y] = test::linear_problem(16, 4);
   y.set({1}, std::nan(""));
   EXPECT_THAT(loom_error([&] { model->fit(x, y, {.batch_size = 4, .shuffle = false, .verbose = 0}); }),
-              AllOf(HasSubstr("fit: the loss is not finite"), HasSubstr("at epoch 1, batch 1"),
+              AllOf(HasSubstr("fit: the loss is not finite (nan) at epoch 1, batch 1"),
                     HasSubstr("update was not applied")));
   test::expect_state_unchanged(before, *model);
 }
@@ -482,6 +496,15 @@ TEST_F(BadShapes, FitWithTwoInputsForAOneInputModelNamesBothCounts) {
   auto [x, y] = test::linear_problem(8, 2);
   EXPECT_THAT(loom_error([&] { model->fit(std::vector<Tensor>{x, x}, y, {.verbose = 0}); }),
               HasSubstr("model 'two' has 1 inputs but x has 2 tensors"));
+  test::expect_state_unchanged(before, *model);
+}
+
+TEST_F(BadShapes, FitWithIntegerFeaturesNamesLayerAndDtype) {
+  auto model = trained_mlp("ints");
+  const test::ModelState before = snapshot(*model);
+  auto [x, y] = test::linear_problem(8, 2);
+  EXPECT_THAT(loom_error([&] { model->fit(x.to(DType::i32), y, {.verbose = 0}); }),
+              AllOf(HasSubstr("Dense 'ints_hidden'"), HasSubstr("floating input"), HasSubstr("i32")));
   test::expect_state_unchanged(before, *model);
 }
 
@@ -646,9 +669,9 @@ TEST_F(BadModelFile, EveryFlippedBitIsCaught) {
     std::string bad = bytes;
     bad[i] = static_cast<char>(bad[i] ^ (1 << (i % 8)));
     write_bytes(path("bad.loom"), bad);
-    const std::string msg = loom_error([&] { load_model(path("bad.loom")); });
+    const std::string msg = loom_error([&] { load_model(path("bad.loom")); }, /*record=*/false);
     ASSERT_THAT(msg, HasSubstr(path("bad.loom"))) << "byte " << i;
-    ASSERT_THAT(msg, ::testing::AnyOf(HasSubstr("checksum mismatch"), HasSubstr("bad magic"))) << "byte " << i;
+    ASSERT_THAT(msg, ::testing::AnyOf(HasSubstr("corrupted"), HasSubstr("not a Loom checkpoint"))) << "byte " << i;
   }
 }
 
@@ -699,6 +722,18 @@ TEST_F(BadModelFile, WeightsOfAnotherShapeNameParameterAndShapes) {
   EXPECT_THAT(loom_error([&] { narrow.load_weights(path("w.loom")); }),
               AllOf(HasSubstr("parameter 'same_hidden/kernel' has shape (2, 4) in the model but (2, 8) in the file")));
   for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(test::bit_equal(narrow.get_weights()[i], before[i]));
+}
+
+TEST_F(BadModelFile, WeightsOfAnotherDtypeNameParameterAndDtypes) {
+  trained_mlp("dt")->save_weights(path("w.loom"));
+  auto in = Input({2}, DType::f64, "dt_in");  // builds every layer in f64
+  auto h = Dense::make({.units = 8, .activation = "relu", .seed = 1}, "dt_hidden")(in);
+  auto out = Dense::make({.units = 1, .activation = "sigmoid", .seed = 2}, "dt_out")(h);
+  Model wide({in}, {out}, "dt");
+  const std::vector<Tensor> before = wide.get_weights();
+  EXPECT_THAT(loom_error([&] { wide.load_weights(path("w.loom")); }),
+              HasSubstr("parameter 'dt_hidden/kernel' is f64 in the model but f32 in the file"));
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(test::bit_equal(wide.get_weights()[i], before[i]));
 }
 
 TEST_F(BadModelFile, WeightsOnlyFileGivenToLoadModelSaysSo) {
@@ -834,7 +869,7 @@ TEST_F(BadCli, TrainMalformedNumberNamesFlagRangeAndValue) {
   EXPECT_THAT(loom_error([&] { sentiment_cli::parse_train_args({"--epochs=three"}); }),
               HasSubstr("flag --epochs: expected an integer in [1, 100000], got 'three'"));
   EXPECT_THAT(loom_error([&] { sentiment_cli::parse_train_args({"--lr", "nan"}); }),
-              AllOf(HasSubstr("flag --lr"), HasSubstr("got 'nan'")));
+              HasSubstr("flag --lr: expected a number > 0, got 'nan'"));
 }
 
 TEST_F(BadCli, TrainFlagGivenTwiceIsNamed) {
