@@ -33,6 +33,7 @@
 #include "loom/layers/masking.h"
 #include "loom/layers/spatial_dropout1d.h"
 #include "loom/layers/weights/initializers.h"
+#include "loom/layers/weights/weight_budget.h"
 #include "loom/layers/weights/regularizers.h"
 #include "loom/layers/rnn/bidirectional.h"
 #include "loom/layers/rnn/cell.h"

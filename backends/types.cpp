@@ -34,7 +34,11 @@ std::string Device::str() const {
 
 int64_t numel_of(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  // Shapes can come from files (architectures, checkpoints): an overflowing
+  // product is an error, not undefined behaviour.
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n))
+      fail("shape {} has more elements than an int64 can count", shape_str(s));
   return n;
 }
 

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   std::vector<double> adapt_encode;
   for (int r = 0; r < repeats; ++r)
     adapt_encode.push_back(seconds([&] {
-      loom::text::TextVectorization v({.max_tokens = 20000, .output_sequence_length = 200});
+      loom::TextVectorization v({.max_tokens = 20000, .output_sequence_length = 200});
       v.adapt(corpus);
       loom::Tensor ids = v.encode_batch(corpus);
       if (ids.numel() != 25000 * 200) std::abort();

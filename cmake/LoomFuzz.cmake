@@ -3,7 +3,8 @@
 # library is compiled with coverage instrumentation, AddressSanitizer and
 # UndefinedBehaviorSanitizer, so a fuzz build is a build of its own:
 #
-#   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLOOM_FUZZ=ON -DLOOM_BUILD_TESTS=OFF
+#   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLOOM_FUZZ=ON -DLOOM_BUILD_TESTS=OFF \
+#     -DCMAKE_LINKER=/usr/bin/ld
 #   cmake --build build-fuzz --target loom_fuzz
 #
 # Included from CMakeLists.txt after the library and the sentiment targets
@@ -17,7 +18,15 @@ if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   message(FATAL_ERROR "LOOM_FUZZ=ON needs clang with libFuzzer (this compiler is "
                       "${CMAKE_CXX_COMPILER_ID}): apt-get install clang libclang-rt-14-dev libomp-dev, "
                       "then configure a fresh build directory with "
-                      "CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLOOM_FUZZ=ON")
+                      "CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLOOM_FUZZ=ON -DCMAKE_LINKER=/usr/bin/ld")
+endif()
+# The CPU-kernel sealing step (cmake/seal_kernels.cmake) joins objects with
+# GNU ld's -r --force-group-allocation, which LLVM's ld.lld (what CMake picks
+# for clang when it is installed) lacks.
+execute_process(COMMAND ${CMAKE_LINKER} --version OUTPUT_VARIABLE loom_linker_version ERROR_QUIET)
+if(NOT loom_linker_version MATCHES "GNU ld")
+  message(FATAL_ERROR "LOOM_FUZZ=ON: the CPU-kernel sealing step needs GNU ld, but CMAKE_LINKER is "
+                      "${CMAKE_LINKER}: configure with -DCMAKE_LINKER=/usr/bin/ld (apt-get install binutils)")
 endif()
 if(LOOM_BUILD_SHARED)
   message(FATAL_ERROR "LOOM_FUZZ=ON links the fuzz targets statically: configure with LOOM_BUILD_SHARED=OFF")

@@ -33,7 +33,8 @@ start=$SECONDS
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_FUZZ=ON \
-  -DLOOM_BUILD_TESTS=OFF -DLOOM_WITH_ONEDNN=OFF -DLOOM_WITH_CUDA=OFF "${launcher[@]}" >/dev/null ||
+  -DLOOM_BUILD_TESTS=OFF -DLOOM_WITH_ONEDNN=OFF -DLOOM_WITH_CUDA=OFF -DCMAKE_LINKER="$(command -v ld)" \
+  "${launcher[@]}" >/dev/null ||
   { echo "fuzz.sh: configuring $build failed" >&2; exit 2; }
 cmake --build "$build" -j"$jobs" --target loom_fuzz >"$build/fuzz-build.log" 2>&1 ||
   { tail -40 "$build/fuzz-build.log"; echo "fuzz.sh: build failed ($build/fuzz-build.log)" >&2; exit 2; }
@@ -65,9 +66,9 @@ for t in "${targets[@]}"; do
   "$bin" "${limits[@]}" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="$work/$t/artifacts/" "$work/$t/new" "$corpus" >"$log" 2>&1
   rc=$?
-  final=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1)
-  [[ -n $final ]] || final=$(grep -E '^#[0-9]+ ' "$log" | tail -1)
-  summary+=("fuzz_$t: replayed $replayed, $(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$') runs in $((SECONDS - t0)) s; ${final#*DONE }")
+  final=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
+  [[ -n $final ]] || final=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
+  summary+=("fuzz_$t: replayed $replayed, $(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$') runs in $((SECONDS - t0)) s; $(echo "$final" | grep -oE "cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*")")
   if [[ $rc -ne 0 ]]; then
     tail -40 "$log"
     artifact=$(grep -oE 'Test unit written to .*' "$log" | tail -1 | cut -d' ' -f5-)

@@ -85,6 +85,10 @@ BuiltinCell::BuiltinCell(std::string type_name, RnnCellKind kind, Options option
       kind_(kind),
       dropout_gen_(dropout_seed(options_.seed)) {
   LOOM_CHECK(options_.units > 0, "{}: units must be positive, got {}", describe(), options_.units);
+  // build() multiplies units by the gate count (up to 4); a saved
+  // architecture can hold any integer, so keep that product in int64.
+  LOOM_CHECK(options_.units <= INT64_MAX / 4, "{}: units {} is too large (at most {})", describe(),
+             options_.units, INT64_MAX / 4);
   activation_ = parse_rnn_activation(options_.activation, describe(), "activation");
   recurrent_activation_ =
       parse_rnn_activation(options_.recurrent_activation, describe(), "recurrent_activation");

@@ -1,5 +1,6 @@
 #include "loom/layers/saving/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -367,9 +368,21 @@ NumericArray Json::to_numeric_array() const {
     if (p->size() == 0) break;
     p = &p->at(0);
   }
-  out.values.reserve(static_cast<size_t>(numel_of(out.shape)));
+  // The shape is read off the first elements only, so a ragged document can
+  // claim any size (5 levels of 100 is 10^10 values from 1 KB of text): the
+  // product is checked for overflow and the reservation capped; flatten()
+  // refuses the ragged rest before more values than the text holds arrive.
+  int64_t numel = 1;
+  for (int64_t d : out.shape) {
+    LOOM_CHECK(d == 0 || numel <= INT64_MAX / d,
+               "Json: numeric array of shape {} has more than {} elements", shape_str(out.shape),
+               INT64_MAX);
+    numel *= d;
+  }
+  constexpr int64_t kReserveCap = int64_t{1} << 20;
+  out.values.reserve(static_cast<size_t>(std::min(numel, kReserveCap)));
   std::string path;
-  if (numel_of(out.shape) > 0 || out.shape.empty()) flatten(*this, 0, out, path);
+  if (numel > 0 || out.shape.empty()) flatten(*this, 0, out, path);
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "loom/layers/training/model.h"
 #include "loom/layers/saving/saving.h"
+#include "loom/layers/weights/weight_budget.h"
 #include "loom/optim/optimizer.h"
 #include "loom/version.h"
 
@@ -167,22 +168,37 @@ std::shared_ptr<Model> load_model(const std::string& path, CheckpointExtras* ext
   LOOM_CHECK(f.header.contains("model"), "load_model '{}': the header has no model architecture", path);
   std::shared_ptr<Model> model;
   try {
+    // Every weight the architecture creates must be in the file, so the
+    // file's weights bound what building may allocate (twice that, plus
+    // 1 MiB of slack): a small file cannot ask for gigabytes.
+    uint64_t file_weight_bytes = 0;
+    for (const auto* t : f.group(kWeights))
+      file_weight_bytes += static_cast<uint64_t>(t->value.numel()) * dtype_size(t->value.dtype());
+    WeightBudget budget(2 * file_weight_bytes + (uint64_t{1} << 20),
+                        fmt::format("the architecture (the file holds {} bytes of weights)",
+                                    file_weight_bytes));
     model = Model::from_architecture(f.header.at("model"));
   } catch (const Error& e) {
     fail("load_model '{}': cannot rebuild the model: {}", path, e.what());
   }
   apply_weights(*model, f, path);
   if (const Json* c = f.header.find("compile")) {
-    CompileOptions co;
-    co.loss = c->get_string("loss");
-    co.metrics = c->at("metrics").to_string_vector();
-    if (const Json* name = c->find("optimizer")) {
-      OptimizerConfig cfg;
-      if (const Json* j = c->find("optimizer_config"))
-        for (const auto& [k, v] : j->items()) cfg[k] = v.as_string();
-      co.optimizer_object = std::shared_ptr<Optimizer>(make_optimizer(name->as_string(), cfg));
+    // Names and settings written by another Loom (or edited by hand) are
+    // errors naming this file, like the architecture's.
+    try {
+      CompileOptions co;
+      co.loss = c->get_string("loss");
+      co.metrics = c->at("metrics").to_string_vector();
+      if (const Json* name = c->find("optimizer")) {
+        OptimizerConfig cfg;
+        if (const Json* j = c->find("optimizer_config"))
+          for (const auto& [k, v] : j->items()) cfg[k] = v.as_string();
+        co.optimizer_object = std::shared_ptr<Optimizer>(make_optimizer(name->as_string(), cfg));
+      }
+      model->compile(co);
+    } catch (const Error& e) {
+      fail("load_model '{}': cannot restore the compile settings: {}", path, e.what());
     }
-    model->compile(co);
     OptimizerState state;
     for (const auto* t : f.group(kOptimizer)) state[t->name] = t->value;
     if (!state.empty()) {

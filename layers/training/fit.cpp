@@ -76,6 +76,19 @@ Tensor prepare_targets(LossKind kind, const std::string& loss_name, const Tensor
   return t.dtype() == y_pred.dtype() ? t : t.to(y_pred.dtype());
 }
 
+// Binary cross-entropy targets are probabilities: a label of 2 would train
+// on a meaningless loss, so every element of y is checked once, naming its
+// index in the caller's y. (A NaN is left to the non-finite loss check, which
+// TerminateOnNaN can turn into a quiet stop.)
+void check_targets(LossKind kind, const std::string& loss_name, const Tensor& y, const char* who) {
+  if (!y.defined() || (kind != LossKind::bce && kind != LossKind::bce_logits)) return;
+  const std::vector<double> v = y.to_vector<double>();
+  for (size_t i = 0; i < v.size(); ++i)
+    LOOM_CHECK(!(v[i] < 0.0 || v[i] > 1.0),
+               "{}: {} targets must be in [0, 1], but y[{}] is {} (y of shape {})", who, loss_name, i,
+               v[i], shape_str(y.shape()));
+}
+
 // Per-sample losses (N) for predictions (N, ...).
 Tensor per_sample_loss(LossKind kind, const Tensor& y_pred, const Tensor& target) {
   // A 1-D prediction is one output per sample, not one sample of N outputs.
@@ -315,6 +328,7 @@ std::map<std::string, double> Model::evaluate(const std::vector<Tensor>& x, cons
   LOOM_CHECK(compiled_, "evaluate: model '{}' is not compiled; call compile() first", name());
   LOOM_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got {}", batch_size);
   const int64_t n = check_samples(x, &y, "evaluate");
+  check_targets(parse_loss(compile_options_.loss), compile_options_.loss, y, "evaluate");
   std::unique_ptr<ProgressBar> bar;
   if (verbose > 0)
     bar = std::make_unique<ProgressBar>(n, std::cout, verbose == 1 && stdout_is_terminal(), "Evaluate");
@@ -500,14 +514,50 @@ TrainingState training_state(const FitRun& run, int epoch, int64_t step, bool fi
   return s;
 }
 
-// One optimizer step on a batch; returns its loss and predictions.
+// The name of the first parameter whose gradient holds a NaN or an
+// infinity, or "" when all are finite (one host sync: the sum of every
+// gradient's sum is finite exactly when no gradient holds a NaN or an Inf,
+// short of an overflow that is itself a reason to stop).
+std::string first_non_finite_gradient(const std::vector<ParameterPtr>& params) {
+  NoGradGuard no_grad;
+  Tensor total;
+  for (const auto& p : params) {
+    Tensor g = p->grad();
+    if (!g.defined()) continue;
+    Tensor s = sum(g.detach()).to(DType::f64).cpu();
+    total = total.defined() ? add(total, s) : s;
+  }
+  if (!total.defined() || std::isfinite(total.item())) return "";
+  for (const auto& p : params)
+    if (p->grad().defined() && !std::isfinite(sum(p->grad().detach()).to(DType::f64).item()))
+      return p->name;
+  return "?";
+}
+
+// One optimizer step on a batch; returns its loss and predictions. When the
+// loss or a gradient is not finite the step is not taken (weights and
+// optimizer slots stay as they were) and `refused` says why.
 StepResult train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb, const Tensor& yb,
-                      const Tensor& wb) {
+                      const Tensor& wb, std::string& refused) {
   Optimizer::zero_grad(model.parameters());
   StepResult r = forward_loss(model, kind, model.compile_options().loss, xb, yb, wb, true);
+  if (const double loss = r.loss.item(); !std::isfinite(loss)) {
+    refused = fmt::format("the loss is not finite ({})", loss);
+    return r;
+  }
   if (r.loss.requires_grad()) r.loss.backward();
+  if (std::string name = first_non_finite_gradient(model.parameters()); !name.empty()) {
+    refused = fmt::format("the gradient of '{}' is not finite", name);
+    return r;
+  }
   model.optimizer()->step(model.parameters());
   return r;
+}
+
+bool has_terminate_on_nan(const std::vector<CallbackPtr>& callbacks) {
+  for (const auto& cb : callbacks)
+    if (std::dynamic_pointer_cast<TerminateOnNaN>(cb)) return true;
+  return false;
 }
 
 // The batches of epoch `epoch` from `start`; returns the logs after the
@@ -543,9 +593,21 @@ Logs train_epoch(const FitRun& run, int epoch, const EpochStart& start_at) {
     Tensor wb = data.weights.defined() ? take_rows(data.weights, idx, count) : Tensor();
     run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_batch_begin(step, batch_logs); });
 
-    StepResult r = train_step(model, run.kind, xb, yb, wb);
-    loss_mean.add(r.loss.item(), static_cast<double>(count));
-    {
+    std::string refused;
+    StepResult r = train_step(model, run.kind, xb, yb, wb, refused);
+    if (!refused.empty()) {
+      Optimizer::zero_grad(model.parameters());
+      // Keras applies the poisoned update and goes on; Loom keeps the last
+      // good weights and stops: with an error, or quietly when the user asked
+      // TerminateOnNaN to stop (the batch counts as a NaN loss for it).
+      if (!has_terminate_on_nan(run.callbacks))
+        fail("fit: {} at epoch {}, batch {}; this batch's update was not applied (weights and "
+             "optimizer state are as before it). Look for NaN or Inf in x and y, or lower the "
+             "learning rate; a TerminateOnNaN callback stops training without this error",
+             refused, epoch + 1, step + 1);
+      loss_mean.add(std::nan(""), static_cast<double>(count));
+    } else {
+      loss_mean.add(r.loss.item(), static_cast<double>(count));
       NoGradGuard no_grad;
       Tensor probs = metric_predictions(run.kind, r.y_pred.detach());
       for (auto& m : metrics) m->update(yb, probs);
@@ -596,6 +658,8 @@ History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptio
     LOOM_CHECK(x.size() == inputs_.size(), "fit: model '{}' has {} inputs but x has {} tensors", name(),
                inputs_.size(), x.size());
   const LossKind kind = parse_loss(compile_options_.loss);
+  check_targets(kind, compile_options_.loss, y, "fit");
+  check_targets(kind, compile_options_.loss, o.validation_y, "fit (validation data)");
   const FitData data = prepare_fit_data(x, y, n, o);
 
   auto recorder = std::make_shared<HistoryRecorder>();

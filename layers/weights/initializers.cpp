@@ -1,5 +1,6 @@
 // Keras initializers (formulas in initializers.h).
 #include "loom/layers/weights/initializers.h"
+#include "loom/layers/weights/weight_budget.h"
 
 #include <algorithm>
 #include <cctype>
@@ -245,6 +246,7 @@ Tensor Initializer::operator()(const Shape& shape, DType dtype) const {
 Tensor Initializer::operator()(const Shape& shape, DType dtype, Generator& gen_in) const {
   LOOM_CHECK(is_floating(dtype), "Initializer {}: weights must be f32 or f64, got {}", name_,
              dtype_name(dtype));
+  WeightBudget::charge(shape, dtype);  // before any memory is taken
   Generator own(seed.value_or(0));
   Generator& gen = seed ? own : gen_in;
   const Fans fans = compute_fans(shape);
@@ -323,5 +325,40 @@ std::vector<std::string> names() {
   return out;
 }
 }  // namespace initializers
+
+// ---- WeightBudget (weight_budget.h) ---------------------------------------------------------
+
+namespace {
+thread_local WeightBudget* t_weight_budget = nullptr;
+}  // namespace
+
+WeightBudget::WeightBudget(uint64_t max_bytes, std::string what)
+    : max_bytes_(max_bytes), left_(max_bytes), what_(std::move(what)), outer_(t_weight_budget) {
+  t_weight_budget = this;
+}
+
+WeightBudget::~WeightBudget() { t_weight_budget = outer_; }
+
+void WeightBudget::charge(const Shape& shape, DType dtype) {
+  WeightBudget* b = t_weight_budget;
+  if (b == nullptr) return;
+  // Extents come from a file here: multiply without overflowing.
+  uint64_t bytes = dtype_size(dtype);
+  bool over = false;
+  for (int64_t d : shape) {
+    if (d <= 0) return;  // empty or invalid: nothing to allocate, or refused by the caller
+    const auto u = static_cast<uint64_t>(d);
+    if (bytes > b->left_ / u) {
+      over = true;
+      break;
+    }
+    bytes *= u;
+  }
+  if (over || bytes > b->left_)
+    fail("{} asks for more weights than allowed: a {} weight of shape {} does not fit in the {} "
+         "bytes left of {}",
+         b->what_, dtype_name(dtype), shape_str(shape), b->left_, b->max_bytes_);
+  b->left_ -= bytes;
+}
 
 }  // namespace loom

@@ -49,8 +49,8 @@ std::string checksums_fixed(std::string b) {
 void load_everything(const std::string& path) {
   loom_fuzz::expect_loom_errors_only([&] {
     loom::CheckpointExtras extras = loom::read_checkpoint_extras(path);
-    for (const auto& [name, blob] : extras.blobs)
-      loom_fuzz::expect_loom_errors_only([&] { extras.string_list(name); });
+    for (const auto& blob : extras.blobs)
+      loom_fuzz::expect_loom_errors_only([&] { extras.string_list(blob.first); });
   });
   loom_fuzz::expect_loom_errors_only([&] {
     loom::Json metadata;

@@ -25,6 +25,9 @@ void round_trip(const std::string& text) {
 }
 
 void architecture(const std::string& text) {
+  // An architecture may ask for any size of model: this caller, like any
+  // reader of untrusted architectures, caps what building may allocate.
+  loom::WeightBudget budget(64 << 20, "fuzz_json: the architecture");
   auto model = loom::Model::from_json(text);
   const std::string saved = model->to_json();
   if (loom::Model::from_json(saved)->to_json() != saved) std::abort();

@@ -27,8 +27,11 @@ template <typename Fn>
 void expect_loom_errors_only(Fn&& fn) {
   try {
     fn();
-  } catch (const loom::Error&) {
-    // A documented refusal of malformed input.
+  } catch (const loom::Error& e) {
+    // A documented refusal of malformed input; LOOM_FUZZ_VERBOSE=1 shows it
+    // (when replaying an input by hand).
+    static const bool verbose = std::getenv("LOOM_FUZZ_VERBOSE") != nullptr;
+    if (verbose) std::fprintf(stderr, "fuzz: loom::Error: %s\n", e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz: uncaught non-loom exception: %s\n", e.what());
     std::abort();

@@ -260,7 +260,14 @@ inline CaseResult run_case_json(const Json& doc, const std::string& path, DType 
     }
   }
 
-  layer.ensure_built({x.shape()}, {dtype});
+  {
+    // Every weight must be in the case, each value at least 2 bytes of its
+    // text: that bounds what building the layer may allocate ("units":
+    // 200000000 beside a 2x8 kernel is refused, not allocated).
+    const Json* w = doc.find("weights");
+    WeightBudget budget(8 * (w ? w->dump().size() : 0) + (uint64_t{1} << 20), path + ": the layer");
+    layer.ensure_built({x.shape()}, {dtype});
+  }
   std::vector<NamedWeight> weights;
   const Json& wj = need("weights");
   if (!wj.is_object()) c.bad("weights", "expected an object");

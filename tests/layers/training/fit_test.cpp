@@ -309,17 +309,25 @@ TEST(Fit, ClearErrors) {
                     "loss binary_crossentropy: targets of shape (");
 }
 
-TEST(Fit, NonFiniteLossContinuesWithoutTerminateOnNaN) {
+TEST(Fit, NonFiniteLossStopsWithAnErrorAndKeepsTheLastGoodWeights) {
   auto [x, y] = linear_problem(12, 17);
-  y.set({0}, std::nan(""));  // a NaN target makes the first batch's loss NaN
-  auto model = small_mlp("nan_go");
+  y.set({4}, std::nan(""));  // a NaN target makes the second batch's loss NaN
+  auto model = small_mlp("nan_stop");
   model->compile(sgd(0.1));
   int batches = 0;
+  std::vector<Tensor> after_first;
   auto cb = std::make_shared<LambdaCallback>();
-  cb->batch_end = [&](int64_t, const Logs&) { ++batches; };
-  History h = model->fit(x, y, {.batch_size = 4, .epochs = 2, .shuffle = false, .callbacks = {cb}, .verbose = 0});
-  EXPECT_EQ(batches, 6);  // Keras keeps going; TerminateOnNaN is the opt-in stop
-  EXPECT_TRUE(std::isnan(h.history.at("loss")[0]));
+  cb->batch_end = [&](int64_t, const Logs&) {
+    if (++batches == 1) after_first = model->get_weights();
+  };
+  // Keras applies the poisoned update and goes on; Loom refuses the batch
+  // (TerminateOnNaN turns this into a quiet stop instead).
+  EXPECT_LOOM_ERROR(model->fit(x, y, {.batch_size = 4, .epochs = 2, .shuffle = false,
+                                      .callbacks = {cb}, .verbose = 0}),
+                    "the loss is not finite (nan) at epoch 1, batch 2");
+  EXPECT_EQ(batches, 1);
+  const std::vector<Tensor> now = model->get_weights();
+  for (size_t i = 0; i < now.size(); ++i) EXPECT_TRUE(test::bit_equal(now[i], after_first[i])) << i;
 }
 
 TEST(Fit, ProgressOutputWhenVerbose) {
