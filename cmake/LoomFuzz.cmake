@@ -26,7 +26,8 @@ endif()
 execute_process(COMMAND ${CMAKE_LINKER} --version OUTPUT_VARIABLE loom_linker_version ERROR_QUIET)
 if(NOT loom_linker_version MATCHES "GNU ld")
   message(FATAL_ERROR "LOOM_FUZZ=ON: the CPU-kernel sealing step needs GNU ld, but CMAKE_LINKER is "
-                      "${CMAKE_LINKER}: configure with -DCMAKE_LINKER=/usr/bin/ld (apt-get install binutils)")
+                      "${CMAKE_LINKER}: configure a fresh build directory (the compiler check caches the "
+                      "linker) with -DCMAKE_LINKER=/usr/bin/ld (apt-get install binutils)")
 endif()
 if(LOOM_BUILD_SHARED)
   message(FATAL_ERROR "LOOM_FUZZ=ON links the fuzz targets statically: configure with LOOM_BUILD_SHARED=OFF")

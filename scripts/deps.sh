@@ -18,11 +18,12 @@ LOOM_TEST_PACKAGES=(libgtest-dev libgmock-dev googletest qemu-user)
 # oneDNN is built with the OpenCL runtime), but the OpenCL headers and
 # loader are only a Recommends of libdnnl-dev.
 LOOM_ONEDNN_PACKAGES=(libdnnl-dev ocl-icd-opencl-dev)
-# Fuzzing (scripts/fuzz.sh, run by scripts/test.sh): clang with libFuzzer.
+# Fuzzing (scripts/fuzz.sh, run by scripts/test.sh): clang with libFuzzer,
+# and libomp-dev for clang's OpenMP (Loom's kernels use OpenMP).
 # The sanitizer and fuzzer runtimes (libclang-rt-14-dev) are only a
 # Recommends of clang's libclang-common-14-dev. GCC's own sanitizer runtimes
 # (libasan8, libubsan1, libtsan2, for scripts/sanitizers.sh) come with g++.
-LOOM_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+LOOM_FUZZ_PACKAGES=(clang libclang-rt-14-dev libomp-dev)
 LOOM_DEBIAN_PACKAGES=("${LOOM_BUILD_PACKAGES[@]}" "${LOOM_TEST_PACKAGES[@]}" "${LOOM_ONEDNN_PACKAGES[@]}"
                       "${LOOM_FUZZ_PACKAGES[@]}")
 

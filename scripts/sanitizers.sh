@@ -22,7 +22,11 @@ cd "$(dirname "$0")/.."
 MODE=${1:?usage: scripts/sanitizers.sh asan|tsan}
 JOBS=$(nproc)
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout, so another clone reuses the cache.
+  export CCACHE_BASEDIR=$PWD
+fi
 
 # Sanitizer runtime options. suppressions: scripts/sanitizers.supp names
 # each one's library and reason.
@@ -45,8 +49,9 @@ case "$MODE" in
     ;;
   tsan)
     BUILD_DIR=${BUILD_DIR:-build-tsan}
+    # One CPU-kernel variant (LOOM_NATIVE): the thread tests do not depend on it.
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=thread \
-      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF "${launcher[@]}"
+      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF -DLOOM_NATIVE=ON "${launcher[@]}"
     cmake --build "$BUILD_DIR" -j"$JOBS" --target loom_thread_tests
     cd "$BUILD_DIR"
     ctest --output-on-failure -j1 --timeout 1200 -L threads

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -39,14 +40,21 @@ void expect_loom_errors_only(Fn&& fn) {
 }
 
 // A scratch directory of this process (tmpfs when there is one), made once.
+// Held by a never-freed pointer so that it outlives the exit handler that
+// removes the directory.
 inline const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  static const std::string* dir = [] {
     const char* base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    std::string d = std::string(base) + "/loom_fuzz_" + std::to_string(getpid());
-    if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) std::abort();
+    auto* d = new std::string(std::string(base) + "/loom_fuzz_" + std::to_string(getpid()));
+    if (mkdir(d->c_str(), 0700) != 0 && errno != EEXIST) std::abort();
+    // Removed at a normal exit; a crashing run leaves it for inspection.
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(scratch_dir(), ignored);
+    });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 // Writes `bytes` to <scratch>/<name> and returns the path (readers of Loom
