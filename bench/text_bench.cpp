@@ -65,7 +65,7 @@ double seconds(Fn&& fn) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  loom::print_version_if_requested(argc, argv, "loom_text_bench");
+  if (loom::print_version_if_requested(argc, argv, "loom_text_bench")) return 0;
   int repeats = 5;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::atoi(argv[++i]);

@@ -35,10 +35,7 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_BASEDIR=$root  # paths relative to the checkout: another clone reuses the cache
 fi
-# LOOM_NATIVE=ON: one CPU-kernel variant instead of three (the readers being
-# fuzzed do not depend on it), a third of the kernels' compile time.
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_FUZZ=ON \
-  -DLOOM_NATIVE=ON \
   -DLOOM_BUILD_TESTS=OFF -DLOOM_WITH_ONEDNN=OFF -DLOOM_WITH_CUDA=OFF -DCMAKE_LINKER="$(command -v ld)" \
   "${launcher[@]}" >/dev/null ||
   { echo "fuzz.sh: configuring $build failed" >&2; exit 2; }

@@ -49,9 +49,8 @@ case "$MODE" in
     ;;
   tsan)
     BUILD_DIR=${BUILD_DIR:-build-tsan}
-    # One CPU-kernel variant (LOOM_NATIVE): the thread tests do not depend on it.
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=thread \
-      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF -DLOOM_NATIVE=ON "${launcher[@]}"
+      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF "${launcher[@]}"
     cmake --build "$BUILD_DIR" -j"$JOBS" --target loom_thread_tests
     cd "$BUILD_DIR"
     ctest --output-on-failure -j1 --timeout 1200 -L threads
