@@ -65,8 +65,9 @@ for t in "${targets[@]}"; do
   fi
   replayed=$(ls "$corpus" | wc -l)
   # 2. Fuzz: new inputs go to new/ (first corpus directory), seeds are read only.
+  # A fixed random seed (LOOM_FUZZ_SEED, default 1) makes a CI run repeatable.
   log=$work/$t/fuzz.log
-  "$bin" "${limits[@]}" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
+  "$bin" "${limits[@]}" "${dict[@]}" -seed="${LOOM_FUZZ_SEED:-1}" -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="$work/$t/artifacts/" "$work/$t/new" "$corpus" >"$log" 2>&1
   rc=$?
   final=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
