@@ -11,6 +11,7 @@
 #include "loom/layers/dropout.h"
 #include "loom/layers/embedding.h"
 #include "loom/layers/global_average_pooling1d.h"
+#include "loom/layers/keras/keras_io.h"
 #include "loom/layers/rnn/bidirectional.h"
 #include "loom/layers/rnn/rnn.h"
 #include "loom/layers/saving/saving.h"
@@ -232,7 +233,57 @@ void SentimentClassifier::save(const std::string& path, const Json& metadata) co
   save_model(*model_, path, extras);
 }
 
+namespace {
+
+// The parts must fit together: ids from the vectorizer index the embedding,
+// and the model reads sequences of the vectorizer's length.
+void check_parts_fit(const Model& model, const TextVectorization& vec, const std::string& path) {
+  for (const LayerPtr& layer : model.layers()) {
+    if (auto emb = std::dynamic_pointer_cast<Embedding>(layer)) {
+      LOOM_CHECK(emb->options().input_dim >= vec.vocabulary_size(),
+                 "{}: the vocabulary has {} tokens but the embedding '{}' only {} rows", path,
+                 vec.vocabulary_size(), emb->name(), emb->options().input_dim);
+      break;
+    }
+  }
+  LOOM_CHECK(model.inputs().size() == 1, "{}: a sentiment model has one input, this one has {}", path,
+             model.inputs().size());
+  const Shape& in = model.inputs()[0].shape;  // (B, L)
+  const int64_t L = vec.options().output_sequence_length;
+  LOOM_CHECK(L > 0 && in.size() == 2 && (in[1] == L || in[1] < 0),
+             "{}: the vectorizer makes sequences of length {} but the model reads {}", path, L,
+             shape_str(in));
+}
+
+SentimentClassifier load_keras_classifier(const std::string& path, Json* metadata) {
+  KerasModel k = load_keras(path);
+  LOOM_CHECK(k.vectorizer.has_value(),
+             "{}: not a text model: the Keras model has no TextVectorization at its front (it takes "
+             "token ids; load it with loom::load_keras)",
+             path);
+  check_parts_fit(*k.model, *k.vectorizer, path);
+  const std::vector<SymbolicTensor>& outs = k.model->outputs();
+  LOOM_CHECK(outs.size() == 1 && outs[0].shape.size() == 2 && outs[0].shape[1] == 1,
+             "{}: a sentiment model has one output of one probability per text, this one has {} "
+             "output(s), the first of shape {}",
+             path, outs.size(), outs.empty() ? std::string("-") : shape_str(outs[0].shape));
+  if (metadata) {
+    *metadata = Json::object();
+    metadata->set("keras_version", Json(k.keras_version));
+  }
+  return SentimentClassifier(std::move(k.model), std::move(*k.vectorizer), SentimentModelOptions{});
+}
+
+}  // namespace
+
+void SentimentClassifier::export_keras(const std::string& path) const {
+  LOOM_CHECK(model_ != nullptr, "SentimentClassifier::export_keras({}): no model", path);
+  save_keras(*model_, path, &vectorizer_);
+}
+
 SentimentClassifier SentimentClassifier::load(const std::string& path, Json* metadata) {
+  if (path.size() > 6 && path.compare(path.size() - 6, 6, ".keras") == 0)
+    return load_keras_classifier(path, metadata);
   CheckpointExtras extras;
   std::shared_ptr<Model> model = load_model(path, &extras);
   LOOM_CHECK(extras.has_blob(kVectorizerBlob),
@@ -256,23 +307,7 @@ SentimentClassifier SentimentClassifier::load(const std::string& path, Json* met
                info.value("format", ""), info.value("version", int64_t{0}), kFormatName, kFormatVersion);
     if (const Json* m = info.find("model"); m && m->is_object()) options = options_from_json(*m);
   }
-  // The parts must fit together: ids from the vectorizer index the embedding,
-  // and the model reads sequences of the vectorizer's length.
-  for (const LayerPtr& layer : model->layers()) {
-    if (auto emb = std::dynamic_pointer_cast<Embedding>(layer)) {
-      LOOM_CHECK(emb->options().input_dim >= vec.vocabulary_size(),
-                 "{}: the vocabulary has {} tokens but the embedding '{}' only {} rows", path,
-                 vec.vocabulary_size(), emb->name(), emb->options().input_dim);
-      break;
-    }
-  }
-  LOOM_CHECK(model->inputs().size() == 1, "{}: a sentiment model has one input, this one has {}", path,
-             model->inputs().size());
-  const Shape& in = model->inputs()[0].shape;  // (B, L)
-  const int64_t L = vec.options().output_sequence_length;
-  LOOM_CHECK(L > 0 && in.size() == 2 && (in[1] == L || in[1] < 0),
-             "{}: the vectorizer makes sequences of length {} but the model reads {}", path, L,
-             shape_str(in));
+  check_parts_fit(*model, vec, path);
   if (metadata) *metadata = info;
   return SentimentClassifier(std::move(model), std::move(vec), std::move(options));
 }
@@ -338,6 +373,7 @@ TextVectorization adapt_vectorizer(const SentimentTrainOptions& o, const TextDat
   vo.output_sequence_length = o.maxlen;
   vo.padding = o.padding;
   vo.truncating = o.truncating;
+  vo.strip_html_breaks = o.strip_html_breaks;
   TextVectorization vec(vo);
   vec.adapt(train.texts);  // the vocabulary sees training texts only
   return vec;

@@ -84,7 +84,13 @@ class SentimentClassifier {
   void save(const std::string& path, const Json& metadata = Json::object()) const;
   // Throws loom::Error naming the file when it is not a sentiment model file
   // (no vectorizer blob) or its parts disagree (vocabulary size vs embedding).
+  // A Keras 3 ".keras" file loads too (loom::load_keras): a model whose
+  // first layer is a TextVectorization and whose output is one probability.
   static SentimentClassifier load(const std::string& path, Json* metadata = nullptr);
+  // Writes the model with its vectorizer in front as a Keras 3 ".keras"
+  // archive (loom::save_keras); the vectorizer must pad and truncate "post"
+  // and keep HTML breaks, as Keras's TextVectorization does.
+  void export_keras(const std::string& path) const;
 
   Model& model() const { return *model_; }
   const std::shared_ptr<Model>& model_ptr() const { return model_; }
@@ -107,6 +113,10 @@ struct SentimentTrainOptions {
   int64_t maxlen = 200;
   std::string padding = "pre";
   std::string truncating = "pre";
+  // HTML line breaks (<br />) become spaces before tokenizing (IMDB's
+  // reviews are full of them); Keras's TextVectorization has no such step,
+  // so a model exported to Keras is trained with this off.
+  bool strip_html_breaks = true;
   // Training.
   int epochs = 5;
   int64_t batch_size = 32;

@@ -245,6 +245,8 @@ Model:
   --maxlen N            tokens per text after padding/truncation (default 200)
   --padding pre|post    where padding goes (default pre)
   --truncating pre|post which end of a long text is cut (default pre: keep the end)
+  --strip-html on|off   turn HTML line breaks (<br />) into spaces (default on; off
+                        with --export-keras)
   --embed N             embedding size (default 64)
   --units N             recurrent units (per direction for bilstm; default 32)
   --dropout F           the recurrent layer's input dropout (bow: Dropout before Dense)
@@ -267,6 +269,11 @@ Output:
   --save PATH           write the model file (weights, vocabulary and settings), for
                         predict_sentiment --model PATH
   --plot PATH.svg       write loss and accuracy per epoch as an SVG chart
+  --export-keras PATH.keras
+                        also write the classifier as a Keras 3 model whose first layer
+                        is a TextVectorization (keras.saving.load_model reads it); trains
+                        with Keras's text settings: --padding post --truncating post
+                        --strip-html off
   --help                this text
 
 Crash-safe training (a killed run continues where it stopped, to the same
@@ -284,6 +291,31 @@ validation metrics, then test_accuracy=0.xxxx and the wall time.
 )",
                      program, kSyntheticTrainDefault, kSyntheticTestDefault);
 }
+
+namespace {
+// --export-keras: the vectorizer must do what Keras's TextVectorization
+// does (pad and cut at the end, keep HTML breaks), or the exported model
+// would see other ids than Loom's; flags saying otherwise are refused.
+void use_keras_text_settings(const std::vector<std::string>& args, text::SentimentTrainOptions& t) {
+  auto given = [&](const std::string& flag) {
+    for (const std::string& arg : args)
+      if (arg == flag || arg.rfind(flag + "=", 0) == 0) return true;
+    return false;
+  };
+  LOOM_CHECK(!given("--padding") || t.padding == "post",
+             "flag --padding {}: with --export-keras the padding is 'post', as Keras's "
+             "TextVectorization pads", t.padding);
+  LOOM_CHECK(!given("--truncating") || t.truncating == "post",
+             "flag --truncating {}: with --export-keras texts are cut at the end ('post'), as "
+             "Keras's TextVectorization cuts them", t.truncating);
+  LOOM_CHECK(!given("--strip-html") || !t.strip_html_breaks,
+             "flag --strip-html on: Keras's TextVectorization keeps HTML line breaks, so a model "
+             "exported with --export-keras is trained with --strip-html off");
+  t.padding = "post";
+  t.truncating = "post";
+  t.strip_html_breaks = false;
+}
+}  // namespace
 
 TrainArgs parse_train_args(const std::vector<std::string>& args) {
   TrainArgs a;
@@ -352,6 +384,12 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
   };
   f.valued["--threads"] = [&](auto& n, auto& v) { a.threads = static_cast<int>(parse_int(n, v, 1, 1024)); };
   f.valued["--save"] = [&](auto& n, auto& v) { a.save_path = parse_path(n, v); };
+  f.valued["--strip-html"] = [&](auto& n, auto& v) { t.strip_html_breaks = parse_on_off(n, v); };
+  f.valued["--export-keras"] = [&](auto& n, auto& v) {
+    a.export_keras_path = parse_path(n, v);
+    LOOM_CHECK(ends_with(a.export_keras_path, ".keras"),
+               "flag {}: a Keras 3 model file ends in .keras, got '{}'", n, v);
+  };
   f.valued["--backup"] = [&](auto& n, auto& v) { t.backup.path = parse_path(n, v); };
   f.valued["--backup-every"] = [&](auto& n, auto& v) {
     t.backup.save_every_steps = parse_int(n, v, 1, INT64_MAX);
@@ -374,6 +412,7 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
     }
     return a;
   }
+  if (!a.export_keras_path.empty()) use_keras_text_settings(args, t);
   LOOM_CHECK(t.backup.save_every_steps == 0 || !t.backup.path.empty(),
              "flag --backup-every: give --backup FILE too (where the backups go)");
   LOOM_CHECK(!(a.val_data && a.data.kind == DataSpec::Kind::synthetic),
@@ -463,9 +502,10 @@ TrainData load_train_data(const TrainArgs& a) {
 std::string predict_usage(const std::string& program) {
   return fmt::format(R"(Usage: {0} --model PATH [flags] [TEXT ...]
 
-Classifies texts with a model file written by train_sentiment --save.
+Classifies texts with a model file written by train_sentiment --save, or a
+Keras 3 .keras model whose first layer is a TextVectorization.
 
-  --model PATH          the model file (required)
+  --model PATH          the model file (required): .loom, or .keras
   TEXT ...              texts to classify; without texts and --input, one text per line
                         is read from standard input
   --input FILE          a tsv/csv file (tab-separated when it ends in .tsv/.tab): one column

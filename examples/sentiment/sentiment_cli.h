@@ -54,6 +54,8 @@ struct TrainArgs {
   std::string backend;  // empty = the default CPU backend
   int threads = 0;      // 0 = the default (LOOM_NUM_THREADS or all cores)
   std::string save_path, plot_path;
+  // --export-keras FILE: the trained classifier as a Keras 3 .keras model.
+  std::string export_keras_path;
   // --resume FILE: continue the run whose backup (--backup) is FILE, with
   // the flags stored in it (only --threads and --backend may be given too).
   std::string resume_path;

@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
       run.classifier.save(args.save_path, meta);
       std::cout << "saved " << args.save_path << "\n";
     }
+    if (!args.export_keras_path.empty()) {
+      run.classifier.export_keras(args.export_keras_path);
+      std::cout << "exported " << args.export_keras_path << " (Keras 3)\n";
+    }
     // The backups are no longer needed once the outputs are written (a run
     // killed before this point resumes from them).
     if (!args.train.backup.path.empty()) delete_backups(args.train.backup.path);
