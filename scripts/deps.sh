@@ -24,8 +24,14 @@ LOOM_ONEDNN_PACKAGES=(libdnnl-dev ocl-icd-opencl-dev)
 # Recommends of clang's libclang-common-14-dev. GCC's own sanitizer runtimes
 # (libasan8, libubsan1, libtsan2, for scripts/sanitizers.sh) come with g++.
 LOOM_FUZZ_PACKAGES=(clang libclang-rt-14-dev libomp-dev)
+# Keras model files (LOOM_WITH_HDF5, ON in scripts/test.sh): HDF5's C
+# library for .h5, libzip for .keras archives (libzip is found through
+# pkg-config). The Keras round-trip test makes a Python virtualenv
+# (tests/layers/keras/gen/make_venv.sh) with Debian's python3 and its venv
+# module, whose pip comes from python3-venv's ensurepip wheels.
+LOOM_KERAS_PACKAGES=(libhdf5-dev libzip-dev pkg-config python3 python3-venv)
 LOOM_DEBIAN_PACKAGES=("${LOOM_BUILD_PACKAGES[@]}" "${LOOM_TEST_PACKAGES[@]}" "${LOOM_ONEDNN_PACKAGES[@]}"
-                      "${LOOM_FUZZ_PACKAGES[@]}")
+                      "${LOOM_FUZZ_PACKAGES[@]}" "${LOOM_KERAS_PACKAGES[@]}")
 
 loom_install_deps() {
   local missing=()

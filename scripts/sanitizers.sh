@@ -42,10 +42,12 @@ case "$MODE" in
   asan)
     BUILD_DIR=${BUILD_DIR:-build-asan}
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=address,undefined \
-      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF "${launcher[@]}"
+      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF -DLOOM_WITH_HDF5=ON "${launcher[@]}"
     cmake --build "$BUILD_DIR" -j"$JOBS"
     cd "$BUILD_DIR"
-    ctest --output-on-failure -j"$JOBS" --timeout 1200 -E '^(qemu_|install_)'
+    # keras_roundtrip: Keras in Python checks the files Loom writes; the
+    # writing itself runs under ASan in loom_keras_tests.
+    ctest --output-on-failure -j"$JOBS" --timeout 1200 -E '^(qemu_|install_|keras_roundtrip$)'
     ;;
   tsan)
     BUILD_DIR=${BUILD_DIR:-build-tsan}

@@ -7,6 +7,7 @@
 #   CMAKE_ARGS="-DLOOM_NATIVE=ON" bash scripts/test.sh   # tuned to this CPU only
 #   LOOM_WITH_ONEDNN=OFF bash scripts/test.sh   # without the oneDNN backend
 #   LOOM_WITH_CUDA=OFF bash scripts/test.sh     # without the CUDA backend
+#   LOOM_WITH_HDF5=OFF bash scripts/test.sh     # without Keras model files
 #   LOOM_SANITIZERS=OFF bash scripts/test.sh    # without the ASan/UBSan, TSan and fuzz runs
 #
 # The oneDNN CPU backend is built (ON by default here), so the suite runs on
@@ -31,7 +32,8 @@ if [ -z "${LOOM_WITH_CUDA:-}" ]; then
   fi
 fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-  -DLOOM_WITH_ONEDNN="${LOOM_WITH_ONEDNN:-ON}" -DLOOM_WITH_CUDA="$LOOM_WITH_CUDA" ${CMAKE_ARGS:-}
+  -DLOOM_WITH_ONEDNN="${LOOM_WITH_ONEDNN:-ON}" -DLOOM_WITH_CUDA="$LOOM_WITH_CUDA" \
+  -DLOOM_WITH_HDF5="${LOOM_WITH_HDF5:-ON}" ${CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j"$JOBS"
 (cd "$BUILD_DIR" && ctest --output-on-failure -j"$JOBS" --timeout 600)
 
