@@ -49,6 +49,8 @@
 #include "loom/layers/training/metrics.h"
 #include "loom/layers/training/model.h"
 #include "loom/layers/training/progress.h"
+// layers/keras/: Keras model files in and out (.keras, .h5)
+#include "loom/layers/keras/keras_io.h"
 // layers/saving/: model files, checkpoints, JSON
 #include "loom/layers/saving/json.h"
 #include "loom/layers/saving/saving.h"
