@@ -2,13 +2,15 @@
 # Create the reference-framework virtualenvs used by the parity case
 # generators. They live outside the repository so nothing large is committed.
 #
-#   venv-keras: tensorflow-cpu tf-keras numpy   (gen_keras.py)
+#   venv-keras: tensorflow-cpu 2.21.0, tf-keras 2.21.0, keras 3.15.1, numpy,
+#               h5py (gen_keras.py); defined by tests/layers/keras/gen/make_venv.sh
 #   venv-torch: torch numpy                     (gen_torch.py, bench/pytorch_peer.py)
 #
 # Usage: make_venv.sh [keras|torch|all]   (default all). Idempotent: an existing
 # venv whose packages import is left as it is.
 set -euo pipefail
 
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${LOOM_CACHE:-$HOME/.cache/loom}"
 PY="${PYTHON:-python3}"
 what="${1:-all}"
@@ -26,15 +28,11 @@ venv_ok() {
 }
 
 make_keras() {
-  local dir="$CACHE/venv-keras"
-  if venv_ok "$dir" tensorflow tf_keras numpy; then
-    echo "venv-keras: ok ($dir)"; return
-  fi
-  "$PY" -m venv "$dir"
-  "$dir/bin/pip" install -q --upgrade pip
-  "$dir/bin/pip" install -q tensorflow-cpu tf-keras numpy
-  venv_ok "$dir" tensorflow tf_keras numpy
-  echo "venv-keras: created ($dir)"
+  # One definition of the Keras venv (directory, pinned versions) lives in
+  # tests/layers/keras/gen/make_venv.sh; it prints the venv's python last.
+  local py
+  py="$(bash "$HERE/../../layers/keras/gen/make_venv.sh" | tail -n 1)"
+  echo "venv-keras: ready (${py%/bin/python})"
 }
 
 make_torch() {
