@@ -130,3 +130,54 @@ if(LOOM_WITH_CUDA)
   endif()
   message(STATUS "CUDA backend: nvcc ${CMAKE_CUDA_COMPILER_VERSION}, cuDNN ${LOOM_CUDNN_LIB}")
 endif()
+
+# ---- HDF5 and libzip (Keras model files) ------------------------------------------------------
+# LOOM_HDF5_TARGET, LOOM_LIBZIP_TARGET: interface targets of Loom's own
+# (loom_hdf5, loom_libzip) with the include folders and libraries found
+# here. They are exported with Loom, as loom_dnnl is, so a program linking
+# an installed Loom needs no search of its own, which matters because:
+#  - FindHDF5 test-compiles a C file: it fails in a C++-only project such as
+#    Loom's (C is enabled here for it) or a consumer's.
+#  - Debian 12's libzip-dev ships a CMake package that names the zipcmp,
+#    zipmerge and ziptool programs, which it does not install, so
+#    find_package(libzip) stops the configure step; libzip is found through
+#    its pkg-config file (or by name) instead.
+if(LOOM_WITH_HDF5)
+  enable_language(C)
+  find_package(HDF5 COMPONENTS C QUIET)
+  if(NOT HDF5_FOUND)
+    message(FATAL_ERROR "LOOM_WITH_HDF5=ON but HDF5 was not found: apt-get install libhdf5-dev "
+                        "(set HDF5_ROOT for another install), or configure with -DLOOM_WITH_HDF5=OFF.")
+  endif()
+  # A shared libhdf5 brings its own dependencies (zlib, szip, curl, ...);
+  # a static one needs all of them on the link line.
+  if(HDF5_C_LIBRARY_hdf5 MATCHES "\\.so")
+    set(LOOM_HDF5_LIBRARIES ${HDF5_C_LIBRARY_hdf5})
+  else()
+    set(LOOM_HDF5_LIBRARIES ${HDF5_C_LIBRARIES})
+  endif()
+  add_library(loom_hdf5 INTERFACE)
+  target_include_directories(loom_hdf5 INTERFACE ${HDF5_C_INCLUDE_DIRS})
+  target_link_libraries(loom_hdf5 INTERFACE ${LOOM_HDF5_LIBRARIES})
+  target_compile_definitions(loom_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
+  set(LOOM_HDF5_TARGET loom_hdf5)
+
+  find_package(PkgConfig QUIET)
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(LOOM_PC_LIBZIP QUIET libzip)
+  endif()
+  find_path(LOOM_LIBZIP_INCLUDE zip.h HINTS ${LOOM_PC_LIBZIP_INCLUDE_DIRS})
+  find_library(LOOM_LIBZIP_LIB zip HINTS ${LOOM_PC_LIBZIP_LIBRARY_DIRS})
+  if(NOT LOOM_LIBZIP_INCLUDE OR NOT LOOM_LIBZIP_LIB)
+    message(FATAL_ERROR "LOOM_WITH_HDF5=ON but libzip was not found (zip.h, libzip): apt-get "
+                        "install libzip-dev, or configure with -DLOOM_WITH_HDF5=OFF.")
+  endif()
+  add_library(loom_libzip INTERFACE)
+  # Not /usr/include itself: as an explicit -isystem it breaks #include_next in libstdc++.
+  if(NOT LOOM_LIBZIP_INCLUDE IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
+    target_include_directories(loom_libzip INTERFACE ${LOOM_LIBZIP_INCLUDE})
+  endif()
+  target_link_libraries(loom_libzip INTERFACE ${LOOM_LIBZIP_LIB})
+  set(LOOM_LIBZIP_TARGET loom_libzip)
+  message(STATUS "Keras model files: HDF5 ${HDF5_VERSION} (${LOOM_HDF5_LIBRARIES}), libzip ${LOOM_LIBZIP_LIB}")
+endif()

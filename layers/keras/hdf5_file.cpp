@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -52,7 +51,7 @@ std::string reason() {
   };
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &innermost);
   H5Eclear2(H5E_DEFAULT);
-  return innermost.empty() ? "HDF5 gave no detail" : "HDF5: " + innermost;
+  return innermost.empty() ? "no detail" : innermost;
 }
 
 // Closes an HDF5 id when it goes out of scope.
@@ -113,10 +112,10 @@ Hid disk_access() {
   return fapl;
 }
 
-Hid memory_access() {
+Hid memory_access(const std::string& name) {
   Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   LOOM_CHECK(fapl.ok() && H5Pset_fapl_core(fapl.get(), kCoreIncrement, false) >= 0,
-             "HDF5: cannot set up an in-memory file ({})", reason());
+             "{}: cannot set up an in-memory HDF5 file (HDF5: {})", name, reason());
   return fapl;
 }
 
@@ -217,13 +216,12 @@ Shape extents(hid_t space, const std::string& what) {
   if (cls == H5S_SCALAR) return {};
   if (cls != H5S_SIMPLE) fail("{}: has no data (a null dataspace)", what);
   const int ndim = H5Sget_simple_extent_ndims(space);
-  LOOM_CHECK(ndim >= 0 && ndim <= kMaxDims, "{}: has {} axes (Loom's tensors have at most {})", what,
-             ndim, kMaxDims);
+  LOOM_CHECK(ndim >= 0 && ndim <= kMaxDims, "{}: has {} axes (Loom's tensors have at most {})", what, ndim,
+             kMaxDims);
   hsize_t dims[kMaxDims] = {};
   H5Sget_simple_extent_dims(space, dims, nullptr);
   Shape shape(dims, dims + ndim);
-  for (hsize_t d : dims)
-    LOOM_CHECK(d <= uint64_t{1} << 62, "{}: extent {} is too large", what, d);
+  for (hsize_t d : dims) LOOM_CHECK(d <= uint64_t{1} << 62, "{}: extent {} is too large", what, d);
   return shape;
 }
 
@@ -245,13 +243,12 @@ uint64_t checked_bytes(const Shape& shape, uint64_t elem, const std::string& wha
 void check_storage(hid_t ds, uint64_t bytes, const std::string& what) {
   Hid dcpl(H5Dget_create_plist(ds), H5Pclose);
   LOOM_CHECK(H5Pget_layout(dcpl.get()) != H5D_VIRTUAL && H5Pget_external_count(dcpl.get()) == 0,
-             "{}: its data is in other files (external or virtual storage), which Loom does not read",
-             what);
+             "{}: its data is in other files (external or virtual storage), which Loom does not read", what);
   const uint64_t stored = H5Dget_storage_size(ds);
   const uint64_t limit = stored > (uint64_t{1} << 52) ? UINT64_MAX : stored * kMaxExpansion + kSlackBytes;
   LOOM_CHECK(bytes <= limit,
-             "{}: claims {} bytes but the file stores {} for it (at most {} could come from that); "
-             "the file is damaged",
+             "{}: claims {} bytes but the file stores {} for it, more than deflate could expand to "
+             "({} bytes); the file is damaged",
              what, bytes, stored, limit);
 }
 
@@ -269,7 +266,7 @@ void check_int64_range(const Tensor& t, const std::string& what) {
 size_t attr_count(hid_t attr, size_t elem_bytes, const std::string& what) {
   Hid space(H5Aget_space(attr), H5Sclose);
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  LOOM_CHECK(n >= 0, "{}: unreadable dataspace ({})", what, reason());
+  LOOM_CHECK(n >= 0, "{}: unreadable dataspace (HDF5: {})", what, reason());
   LOOM_CHECK(H5Sget_simple_extent_ndims(space.get()) <= 1, "{}: has {} axes, expected a list", what,
              H5Sget_simple_extent_ndims(space.get()));
   LOOM_CHECK(static_cast<uint64_t>(n) <= kMaxAttrBytes / std::max<size_t>(elem_bytes, 1),
@@ -284,7 +281,8 @@ std::vector<std::string> read_vlen_strings(hid_t attr, hid_t ftype, const std::s
   H5Tset_size(mem.get(), H5T_VARIABLE);
   H5Tset_cset(mem.get(), H5Tget_cset(ftype));
   std::vector<char*> ptrs(n, nullptr);
-  if (n > 0 && H5Aread(attr, mem.get(), ptrs.data()) < 0) fail("{}: reading failed ({})", what, reason());
+  if (n > 0 && H5Aread(attr, mem.get(), ptrs.data()) < 0)
+    fail("{}: reading failed (HDF5: {})", what, reason());
   std::vector<std::string> out;
   for (char* p : ptrs) out.emplace_back(p ? p : "");
   Hid space(H5Aget_space(attr), H5Sclose);
@@ -303,7 +301,8 @@ std::vector<std::string> read_fixed_strings(hid_t attr, hid_t ftype, const std::
   const size_t n = attr_count(attr, size, what);
   Hid mem(H5Tcopy(ftype), H5Tclose);
   std::string buf(n * size, '\0');
-  if (n > 0 && H5Aread(attr, mem.get(), buf.data()) < 0) fail("{}: reading failed ({})", what, reason());
+  if (n > 0 && H5Aread(attr, mem.get(), buf.data()) < 0)
+    fail("{}: reading failed (HDF5: {})", what, reason());
   const bool space_padded = H5Tget_strpad(ftype) == H5T_STR_SPACEPAD;
   std::vector<std::string> out;
   for (size_t i = 0; i < n; ++i) {
@@ -338,9 +337,9 @@ Hid string_type(bool variable_length, size_t size) {
 // attrs[name] = value does).
 Hid new_attr(hid_t obj, const std::string& attr, hid_t type, hid_t space, const std::string& what) {
   if (H5Aexists(obj, attr.c_str()) > 0 && H5Adelete(obj, attr.c_str()) < 0)
-    fail("{}: cannot replace it ({})", what, reason());
+    fail("{}: cannot replace it (HDF5: {})", what, reason());
   Hid a(H5Acreate2(obj, attr.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!a.ok()) fail("{}: cannot create it ({})", what, reason());
+  if (!a.ok()) fail("{}: cannot create it (HDF5: {})", what, reason());
   return a;
 }
 
@@ -381,7 +380,7 @@ H5File H5File::open(const std::string& path) {
   check_readable(path);
   Hid fapl = disk_access();
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
-  if (id < 0) fail("{}: not an HDF5 file or damaged (HDF5 could not open it; {})", path, reason());
+  if (id < 0) fail("{}: not an HDF5 file or damaged (HDF5 could not open it: {})", path, reason());
   return H5File(id, path);
 }
 
@@ -389,12 +388,12 @@ H5File H5File::open_image(std::string bytes, std::string name) {
   quiet();
   // With no image the core driver would read a file of that name from disk.
   LOOM_CHECK(!bytes.empty(), "{}: empty, not an HDF5 file", name);
-  Hid fapl = memory_access();
+  Hid fapl = memory_access(name);
   // HDF5 copies the image into the property list, then into the open file.
   if (H5Pset_file_image(fapl.get(), bytes.data(), bytes.size()) < 0)
-    fail("{}: cannot use the file image ({})", name, reason());
+    fail("{}: cannot use the file image (HDF5: {})", name, reason());
   const hid_t id = H5Fopen(image_name().c_str(), H5F_ACC_RDONLY, fapl.get());
-  if (id < 0) fail("{}: not an HDF5 file or damaged (HDF5 could not open it; {})", name, reason());
+  if (id < 0) fail("{}: not an HDF5 file or damaged (HDF5 could not open it: {})", name, reason());
   return H5File(id, std::move(name));
 }
 
@@ -402,20 +401,19 @@ H5File H5File::create(const std::string& path) {
   quiet();
   Hid fapl = disk_access();
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  if (id < 0) fail("{}: cannot create the HDF5 file ({})", path, reason());
+  if (id < 0) fail("{}: cannot create the HDF5 file (HDF5: {})", path, reason());
   return H5File(id, path);
 }
 
 H5File H5File::create_image(std::string name) {
   quiet();
-  Hid fapl = memory_access();
+  Hid fapl = memory_access(name);
   const hid_t id = H5Fcreate(image_name().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  if (id < 0) fail("{}: cannot create an in-memory HDF5 file ({})", name, reason());
+  if (id < 0) fail("{}: cannot create an in-memory HDF5 file (HDF5: {})", name, reason());
   return H5File(id, std::move(name));
 }
 
-H5File::H5File(H5File&& other) noexcept
-    : id_(std::exchange(other.id_, -1)), name_(std::move(other.name_)) {}
+H5File::H5File(H5File&& other) noexcept : id_(std::exchange(other.id_, -1)), name_(std::move(other.name_)) {}
 
 H5File& H5File::operator=(H5File&& other) noexcept {
   if (this != &other) {
@@ -440,7 +438,7 @@ void H5File::close() {
   if (id_ < 0) return;
   quiet();
   const hid_t id = std::exchange(id_, -1);
-  if (H5Fclose(id) < 0) fail("{}: closing the HDF5 file failed ({})", name_, reason());
+  if (H5Fclose(id) < 0) fail("{}: closing the HDF5 file failed (HDF5: {})", name_, reason());
 }
 
 int64_t H5File::file_id() const {
@@ -451,20 +449,24 @@ int64_t H5File::file_id() const {
 
 std::string H5File::image() {
   const hid_t f = file_id();
-  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) fail("{}: flushing failed ({})", name_, reason());
+  if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) fail("{}: flushing failed (HDF5: {})", name_, reason());
   const ssize_t n = H5Fget_file_image(f, nullptr, 0);
-  LOOM_CHECK(n >= 0, "{}: cannot get the file image ({})", name_, reason());
+  LOOM_CHECK(n >= 0, "{}: cannot get the file image (HDF5: {})", name_, reason());
   std::string bytes(static_cast<size_t>(n), '\0');
   if (H5Fget_file_image(f, bytes.data(), bytes.size()) != n)
-    fail("{}: cannot get the file image ({})", name_, reason());
+    fail("{}: cannot get the file image (HDF5: {})", name_, reason());
   return bytes;
 }
 
 // ---- reading ------------------------------------------------------------------------
 
-bool H5File::exists(const std::string& path) const { return object_type(file_id(), path, name_) != H5I_BADID; }
+bool H5File::exists(const std::string& path) const {
+  return object_type(file_id(), path, name_) != H5I_BADID;
+}
 
-bool H5File::is_group(const std::string& path) const { return object_type(file_id(), path, name_) == H5I_GROUP; }
+bool H5File::is_group(const std::string& path) const {
+  return object_type(file_id(), path, name_) == H5I_GROUP;
+}
 
 bool H5File::is_dataset(const std::string& path) const {
   return object_type(file_id(), path, name_) == H5I_DATASET;
@@ -483,7 +485,7 @@ std::vector<std::string> H5File::children(const std::string& group) const {
     }
   };
   if (H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names) < 0)
-    fail("{}: listing its links failed ({})", what, reason());
+    fail("{}: listing its links failed (HDF5: {})", what, reason());
   return names;
 }
 
@@ -505,7 +507,7 @@ Tensor H5File::read_dataset(const std::string& path) const {
   Tensor t = Tensor::empty(shape, c.dtype);
   if (t.numel() == 0) return t;
   if (H5Dread(ds.get(), c.memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) < 0)
-    fail("{}: reading failed ({})", what, reason());
+    fail("{}: reading failed (HDF5: {})", what, reason());
   if (c.from_uint64) check_int64_range(t, what);
   return t;
 }
@@ -515,11 +517,21 @@ bool H5File::has_attr(const std::string& object, const std::string& attr) const 
   return H5Aexists(obj.get(), attr.c_str()) > 0;
 }
 
+namespace {
+// Opens attribute `attr` of `object`; `what` names both in errors.
+Hid open_attr(hid_t file, const std::string& file_name, const std::string& object, const std::string& attr,
+              const std::string& what) {
+  Hid obj = open_object(file, object, H5I_BADID, what, file_name);
+  LOOM_CHECK(H5Aexists(obj.get(), attr.c_str()) > 0, "{}: no such attribute", what);
+  Hid a(H5Aopen(obj.get(), attr.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!a.ok()) fail("{}: cannot open it (HDF5: {})", what, reason());
+  return a;
+}
+}  // namespace
+
 std::string H5File::read_string_attr(const std::string& object, const std::string& attr) const {
   const std::string what = where_attr(name_, object, attr);
-  LOOM_CHECK(has_attr(object, attr), "{}: no such attribute", what);
-  Hid obj = open_object(file_id(), object, H5I_BADID, what, name_);
-  Hid a(H5Aopen(obj.get(), attr.c_str(), H5P_DEFAULT), H5Aclose);
+  Hid a = open_attr(file_id(), name_, object, attr, what);
   Hid ftype(H5Aget_type(a.get()), H5Tclose);
   LOOM_CHECK(H5Tget_class(ftype.get()) == H5T_STRING, "{}: is a {}, not a string", what,
              type_name(ftype.get()));
@@ -531,14 +543,12 @@ std::string H5File::read_string_attr(const std::string& object, const std::strin
 std::vector<std::string> H5File::read_string_list_attr(const std::string& object,
                                                        const std::string& attr) const {
   const std::string what = where_attr(name_, object, attr);
-  LOOM_CHECK(has_attr(object, attr), "{}: no such attribute", what);
-  Hid obj = open_object(file_id(), object, H5I_BADID, what, name_);
-  Hid a(H5Aopen(obj.get(), attr.c_str(), H5P_DEFAULT), H5Aclose);
+  Hid a = open_attr(file_id(), name_, object, attr, what);
   Hid ftype(H5Aget_type(a.get()), H5Tclose);
   if (H5Tget_class(ftype.get()) == H5T_STRING) return read_strings(a.get(), ftype.get(), what);
   // h5py writes an empty list as a float64 array of shape (0,).
-  LOOM_CHECK(attr_count(a.get(), H5Tget_size(ftype.get()), what) == 0,
-             "{}: is a {} array, not strings", what, type_name(ftype.get()));
+  LOOM_CHECK(attr_count(a.get(), H5Tget_size(ftype.get()), what) == 0, "{}: is a {} array, not strings", what,
+             type_name(ftype.get()));
   return {};
 }
 
@@ -552,7 +562,7 @@ void H5File::create_group(const std::string& path) {
   LOOM_CHECK(type == H5I_BADID, "{}: a dataset of that name exists", what);
   Hid lcpl = with_parents();
   Hid g(H5Gcreate2(f, absolute(path).c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
-  if (!g.ok()) fail("{}: cannot create it ({})", what, reason());
+  if (!g.ok()) fail("{}: cannot create it (HDF5: {})", what, reason());
 }
 
 void H5File::write_dataset(const std::string& path, const Tensor& t) {
@@ -570,17 +580,15 @@ void H5File::write_dataset(const std::string& path, const Tensor& t) {
   const FileType type = file_type_of(c.dtype());
   Hid space = dataspace_of(c.shape());
   Hid lcpl = with_parents();
-  Hid ds(H5Dcreate2(f, absolute(path).c_str(), type.file, space.get(), lcpl.get(), H5P_DEFAULT,
-                    H5P_DEFAULT),
+  Hid ds(H5Dcreate2(f, absolute(path).c_str(), type.file, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
          H5Dclose);
-  if (!ds.ok()) fail("{}: cannot create it ({})", what, reason());
-  if (c.numel() > 0 &&
-      H5Dwrite(ds.get(), type.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.raw_data()) < 0)
-    fail("{}: writing failed ({})", what, reason());
+  if (!ds.ok()) fail("{}: cannot create it (HDF5: {})", what, reason());
+  if (c.numel() > 0 && H5Dwrite(ds.get(), type.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.raw_data()) < 0)
+    fail("{}: writing failed (HDF5: {})", what, reason());
 }
 
-void H5File::write_string_attr(const std::string& object, const std::string& attr,
-                               const std::string& value, bool variable_length) {
+void H5File::write_string_attr(const std::string& object, const std::string& attr, const std::string& value,
+                               bool variable_length) {
   const std::string what = where_attr(name_, object, attr);
   LOOM_CHECK(value.find('\0') == std::string::npos, "{}: the value contains a NUL byte", what);
   Hid obj = open_object(file_id(), object, H5I_BADID, what, name_);
@@ -591,7 +599,7 @@ void H5File::write_string_attr(const std::string& object, const std::string& att
   std::string padded = value;
   padded.resize(std::max<size_t>(value.size(), 1), '\0');
   const void* buf = variable_length ? static_cast<const void*>(&ptr) : padded.data();
-  if (H5Awrite(a.get(), type.get(), buf) < 0) fail("{}: writing failed ({})", what, reason());
+  if (H5Awrite(a.get(), type.get(), buf) < 0) fail("{}: writing failed (HDF5: {})", what, reason());
 }
 
 void H5File::write_string_list_attr(const std::string& object, const std::string& attr,
@@ -613,7 +621,7 @@ void H5File::write_string_list_attr(const std::string& object, const std::string
   Hid type = string_type(false, longest);
   Hid space = dataspace_of({static_cast<int64_t>(values.size())});
   Hid a = new_attr(obj.get(), attr, type.get(), space.get(), what);
-  if (H5Awrite(a.get(), type.get(), buf.data()) < 0) fail("{}: writing failed ({})", what, reason());
+  if (H5Awrite(a.get(), type.get(), buf.data()) < 0) fail("{}: writing failed (HDF5: {})", what, reason());
 }
 
 }  // namespace loom::keras

@@ -74,8 +74,7 @@ class H5File {
   // A 1-D array of fixed- or variable-length strings (Keras 2's layer_names
   // and weight_names are numpy 'S<n>' arrays). An empty array of any type
   // (h5py stores an empty list as float64 shape (0,)) gives {}.
-  std::vector<std::string> read_string_list_attr(const std::string& object,
-                                                 const std::string& attr) const;
+  std::vector<std::string> read_string_list_attr(const std::string& object, const std::string& attr) const;
 
   // ---- writing -------------------------------------------------------------------
   // Creates the group and its missing parents; no-op when it exists.
@@ -86,8 +85,8 @@ class H5File {
   // Replaces or creates a scalar string attribute: fixed-length NUL-padded
   // ASCII (numpy bytes) or, with `variable_length`, variable-length UTF-8
   // (h5py str). A value may not contain NUL.
-  void write_string_attr(const std::string& object, const std::string& attr,
-                         const std::string& value, bool variable_length);
+  void write_string_attr(const std::string& object, const std::string& attr, const std::string& value,
+                         bool variable_length);
   // Replaces or creates a 1-D fixed-length string array as h5py writes
   // numpy 'S<longest>'; an empty list as h5py writes np.array([]): float64,
   // shape (0,).

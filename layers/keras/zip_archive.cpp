@@ -52,8 +52,7 @@ void check_name(const std::string& path, const std::string& name) {
   size_t start = 0;
   for (size_t end = 0; end != std::string::npos; start = end + 1) {
     end = name.find_first_of("/\\", start);
-    LOOM_CHECK(name.compare(start, end - start, "..") != 0, "{}: entry '{}': a '..' in the path", path,
-               name);
+    LOOM_CHECK(name.compare(start, end - start, "..") != 0, "{}: entry '{}': a '..' in the path", path, name);
   }
 }
 
@@ -75,11 +74,25 @@ void check_readable(const std::string& path) {
   LOOM_CHECK(std::filesystem::file_size(path, ec) != 0 || ec, "{}: empty file, not a zip archive", path);
 }
 
+// With ZIP_CHECKCONS libzip refuses duplicate names without saying which;
+// opened again without it, the names are there to search.
+[[noreturn]] void fail_duplicate(const std::string& path) {
+  int code = 0;
+  Archive z(zip_open(path.c_str(), ZIP_RDONLY, &code));
+  std::set<std::string> seen;
+  const zip_int64_t n = z ? zip_get_num_entries(z.get(), 0) : 0;
+  for (zip_int64_t i = 0; i < n; ++i)
+    if (const char* name = zip_get_name(z.get(), static_cast<zip_uint64_t>(i), 0))
+      check_unique(path, name, seen);
+  fail("{}: two entries have the same name", path);
+}
+
 Archive open_archive(const std::string& path) {
   check_readable(path);
   int code = 0;
   zip_t* z = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
   if (z) return Archive(z);
+  if (code == ZIP_ER_EXISTS) fail_duplicate(path);
   if (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS)
     fail("{}: not a zip archive or damaged ({})", path, zip_error_text(code));
   fail("{}: cannot read the zip archive ({})", path, zip_error_text(code));
@@ -90,8 +103,8 @@ zip_stat_t entry_stat(zip_t* z, zip_uint64_t i, const std::string& path) {
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_stat_index(z, i, 0, &st) != 0) fail("{}: entry {}: {}", path, i, zip_strerror(z));
-  constexpr zip_uint64_t kNeeded = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE |
-                                   ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD;
+  constexpr zip_uint64_t kNeeded =
+      ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD;
   LOOM_CHECK((st.valid & kNeeded) == kNeeded, "{}: entry {}: incomplete directory record", path, i);
   return st;
 }
@@ -104,8 +117,8 @@ void check_size(const zip_stat_t& st, const std::string& what) {
     return;
   }
   LOOM_CHECK(st.comp_method == ZIP_CM_DEFLATE,
-             "{}: compression method {} (Loom reads stored and deflated entries, which Keras writes)",
-             what, st.comp_method);
+             "{}: compression method {} (Loom reads stored and deflated entries, which Keras writes)", what,
+             st.comp_method);
   const uint64_t limit = packed > (uint64_t{1} << 52) ? UINT64_MAX : packed * kMaxExpansion + kSlackBytes;
   LOOM_CHECK(size <= limit, "{}: declares {} bytes, more than its {} compressed bytes can hold", what, size,
              packed);

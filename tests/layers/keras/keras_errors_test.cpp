@@ -200,5 +200,33 @@ TEST_F(KerasErrors, SavingAVectorizerKerasCannotReproduceIsRefused) {
   EXPECT_EQ(back.vectorizer->vocabulary(), post.vocabulary());
 }
 
+// Not an error case: Keras 2 splits a long layer_names attribute into
+// layer_names0, layer_names1, ... (HDF5's object header limit); such a
+// weights file loads like any other.
+TEST_F(KerasErrors, SplitLayerNamesAttributeLoads) {
+  auto source = small_lstm(3);
+  auto target = small_lstm(3);
+  {
+    keras::H5File h5 = keras::H5File::create(path("split_weights.h5"));
+    const std::vector<LayerPtr> layers = source->layers();
+    const std::vector<std::vector<std::string>> names = {
+        {"embedding/embeddings:0"}, {"lstm/kernel:0", "lstm/recurrent_kernel:0", "lstm/bias:0"},
+        {"dense/kernel:0", "dense/bias:0"}};
+    const std::vector<std::string> groups = {"embedding", "lstm", "dense"};
+    for (size_t i = 0; i < 3; ++i) {
+      const std::vector<Tensor> w = layers[i]->get_weights();
+      for (size_t k = 0; k < w.size(); ++k) h5.write_dataset(groups[i] + "/" + names[i][k], w[k]);
+      h5.write_string_list_attr(groups[i], "weight_names", names[i]);
+    }
+    h5.write_string_list_attr("", "layer_names0", {"embedding", "lstm"});
+    h5.write_string_list_attr("", "layer_names1", {"dense"});
+    h5.close();
+  }
+  load_keras_weights(*target, path("split_weights.h5"));
+  const std::vector<Tensor> a = source->get_weights(), b = target->get_weights();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(test::bit_equal(a[i], b[i])) << "weight " << i;
+}
+
 }  // namespace
 }  // namespace loom
