@@ -63,6 +63,7 @@ set(LOOM_FUZZ_TARGETS
   json             # Json::parse, Model::from_json
   parity           # the parity-case reader of tests/parity/loom_parity.cpp
   predict_cli      # predict_sentiment's flags and text input (sentiment_cli)
+  keras_config     # Keras model configs (layers/keras/keras_config.h)
 )
 set(LOOM_FUZZ_SOURCES_table tests/fuzz/fuzz_table.cpp)
 set(LOOM_FUZZ_SOURCES_imdb tests/fuzz/fuzz_imdb.cpp)
@@ -71,6 +72,7 @@ set(LOOM_FUZZ_SOURCES_checkpoint tests/fuzz/fuzz_checkpoint.cpp)
 set(LOOM_FUZZ_SOURCES_json tests/fuzz/fuzz_json.cpp)
 set(LOOM_FUZZ_SOURCES_parity tests/fuzz/fuzz_parity.cpp)
 set(LOOM_FUZZ_SOURCES_predict_cli tests/fuzz/fuzz_predict_cli.cpp)
+set(LOOM_FUZZ_SOURCES_keras_config tests/fuzz/fuzz_keras_config.cpp)
 
 add_custom_target(loom_fuzz)
 foreach(name ${LOOM_FUZZ_TARGETS})

@@ -18,7 +18,7 @@ build=${1:-build-fuzz}
 [[ $build = /* ]] || build=$root/$build
 seconds=${2:-30}
 jobs=${LOOM_FUZZ_JOBS:-2}
-targets=(${LOOM_FUZZ_TARGETS:-table imdb text checkpoint json parity predict_cli})
+targets=(${LOOM_FUZZ_TARGETS:-table imdb text checkpoint json parity predict_cli keras_config})
 # The limits libFuzzer enforces on every input (a slower or bigger input is a finding).
 limits=(-timeout=10 -rss_limit_mb=2048)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
