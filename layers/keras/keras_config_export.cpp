@@ -39,27 +39,36 @@ std::string camel_case(const std::string& snake) {
   return out;
 }
 
-Json keras_object(const std::string& module, const std::string& cls, Json config, KerasFlavor flavor) {
+std::string keras_dtype(DType d) {
+  switch (d) {
+    case DType::f64: return "float64";
+    case DType::i32: return "int32";
+    case DType::i64: return "int64";
+    default: return "float32";
+  }
+}
+
+Json keras_object(const std::string& module, const std::string& cls, Json config) {
   Json j = Json::object({{"module", Json(module)}, {"class_name", Json(cls)}, {"config", std::move(config)}});
   j.set("registered_name", Json());
   return j;
 }
 
-Json initializer_json(const std::string& spec, KerasFlavor flavor) {
+Json initializer_json(const std::string& spec) {
   const Initializer init(spec);
   Json config = Json::object();
   for (const auto& [k, v] : init.args()) config.set(k, Json(v));
   const std::string& name = init.name();
   if (name != "zeros" && name != "ones" && name != "constant")
     config.set("seed", init.seed ? Json(static_cast<long long>(*init.seed)) : Json());
-  return keras_object("keras.initializers", camel_case(name), config, flavor);
+  return keras_object("keras.initializers", camel_case(name), config);
 }
 
-Json regularizer_json(const std::string& spec, KerasFlavor flavor) {
+Json regularizer_json(const std::string& spec) {
   const Regularizer r = Regularizer::parse(spec);
   if (r.l1 == 0.0 && r.l2 == 0.0) return Json();
   return keras_object("keras.regularizers", "L1L2",
-                      Json::object({{"l1", Json(r.l1)}, {"l2", Json(r.l2)}}), flavor);
+                      Json::object({{"l1", Json(r.l1)}, {"l2", Json(r.l2)}}));
 }
 
 Json config_value_json(const ConfigValue& v) {
@@ -93,10 +102,10 @@ class KerasConfigWriter {
     if (has(key)) out_.set(key, config_value_json(get(key)));
   }
   void initializer(const std::string& key) {
-    if (has(key)) out_.set(key, initializer_json(std::get<std::string>(get(key)), flavor_));
+    if (has(key)) out_.set(key, initializer_json(std::get<std::string>(get(key))));
   }
   void regularizer(const std::string& key) {
-    out_.set(key, has(key) ? regularizer_json(std::get<std::string>(get(key)), flavor_) : Json());
+    out_.set(key, has(key) ? regularizer_json(std::get<std::string>(get(key))) : Json());
   }
   void set(const std::string& key, Json v) { out_.set(key, std::move(v)); }
   // Loom-only entries that do not change what the layer computes.
@@ -127,7 +136,7 @@ class KerasConfigWriter {
 Json dtype_policy(const Layer& layer, KerasFlavor flavor) {
   const std::string name = layer.dtype() == DType::f64 ? "float64" : "float32";
   if (flavor == KerasFlavor::keras2) return Json(name);
-  return keras_object("keras", "DTypePolicy", Json::object({{"name", Json(name)}}), flavor);
+  return keras_object("keras", "DTypePolicy", Json::object({{"name", Json(name)}}));
 }
 
 void write_recurrent(KerasConfigWriter& w, const std::string& cls) {
@@ -167,7 +176,7 @@ Json layer_config(const Layer& layer, KerasFlavor flavor, const std::string& whe
 
 // {"module", "class_name", "config", "registered_name"} of a wrapped layer.
 Json nested_layer(const Layer& layer, KerasFlavor flavor, const std::string& where) {
-  return keras_object("keras.layers", layer.type_name(), layer_config(layer, flavor, where), flavor);
+  return keras_object("keras.layers", layer.type_name(), layer_config(layer, flavor, where));
 }
 
 Json layer_config(const Layer& layer, KerasFlavor flavor, const std::string& where) {
@@ -198,14 +207,15 @@ Json layer_config(const Layer& layer, KerasFlavor flavor, const std::string& whe
     w.set("bias_constraint", Json());
     w.drop({"seed"});
   } else if (cls == "SpatialDropout1D" && flavor == KerasFlavor::keras3) {
-    // Keras 3's SpatialDropout1D takes only rate, seed, name and a dtype name.
-    KerasConfigWriter w3(loom, layer.name(), where, flavor);
-    w3.copy("rate");
-    w3.set("seed", w3.has("seed") ? config_value_json(w3.get("seed")) : Json());
-    Json j = w3.finish();
-    Json out = Json::object({{"rate", j.at("rate")}, {"seed", j.at("seed")}, {"name", Json(layer.name())}});
-    out.set("dtype", Json(layer.dtype() == DType::f64 ? "float64" : "float32"));
-    return out;
+    // Keras 3's SpatialDropout1D takes only rate, seed, name and a dtype
+    // name (no trainable, no policy object).
+    w.copy("rate");
+    w.set("seed", w.has("seed") ? config_value_json(w.get("seed")) : Json());
+    const Json j = w.finish();
+    return Json::object({{"rate", j.at("rate")},
+                         {"seed", j.at("seed")},
+                         {"name", j.at("name")},
+                         {"dtype", Json(keras_dtype(layer.dtype()))}});
   } else if (cls == "Dropout" || cls == "SpatialDropout1D") {
     w.copy("rate");
     w.set("noise_shape", w.has("noise_shape") ? config_value_json(w.get("noise_shape")) : Json());
@@ -365,14 +375,6 @@ Json shape_json(const Shape& s, bool batch_unknown) {
   return j;
 }
 
-std::string keras_dtype(DType d) {
-  switch (d) {
-    case DType::f64: return "float64";
-    case DType::i32: return "int32";
-    case DType::i64: return "int64";
-    default: return "float32";
-  }
-}
 
 
 // Keras's names for the graph's inputs: the model's input names, or the
@@ -431,8 +433,7 @@ Json vectorizer_entry(const TextVectorization& v, const std::string& input_name,
   Json config = Json::object();
   config.set("name", Json("text_vectorization"));
   config.set("trainable", Json(true));
-  config.set("dtype", keras_object("keras", "DTypePolicy", Json::object({{"name", Json("float32")}}),
-                                   KerasFlavor::keras3));
+  config.set("dtype", keras_object("keras", "DTypePolicy", Json::object({{"name", Json("float32")}})));
   config.set("max_tokens", o.max_tokens > 0 ? Json(static_cast<long long>(o.max_tokens)) : Json());
   config.set("standardize", o.standardize == "none" ? Json() : Json(o.standardize));
   config.set("split", Json(o.split));
@@ -451,7 +452,7 @@ Json vectorizer_entry(const TextVectorization& v, const std::string& input_name,
        {"config", Json::object({{"shape", Json::array({Json(), Json(1LL)})},
                                 {"dtype", Json("string")},
                                 {"keras_history", Json::array({Json(input_name), Json(0LL), Json(0LL)})}})}});
-  Json j = keras_object("keras.layers", "TextVectorization", config, KerasFlavor::keras3);
+  Json j = keras_object("keras.layers", "TextVectorization", config);
   j.set("build_config", Json::object({{"input_shape", Json::array({Json(), Json(1LL)})}}));
   j.set("name", Json("text_vectorization"));
   j.set("inbound_nodes", Json::array({Json::object({{"args", Json::array({text})}, {"kwargs", Json::object()}})}));
