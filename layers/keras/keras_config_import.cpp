@@ -31,8 +31,17 @@ struct KerasLayer {
   std::string where;    // "m.keras: layer 3 'lstm' (LSTM)"
 };
 
+// The operations Keras 3 records to compute a mask (Embedding(mask_zero)'s
+// NotEqual(ids, 0), Masking's Any(NotEqual(x, v)), ...).
+bool is_mask_op_class(const std::string& cls) {
+  return cls == "NotEqual" || cls == "Any" || cls == "All" || cls == "Cast" || cls == "LogicalAnd";
+}
+
+// A Keras 3 operation node rather than a layer: its module says so (the
+// legacy .h5 format writes no module, so a mask operation is known by name).
 bool is_keras_op(const KerasLayer& l) {
-  return l.module.rfind("keras.src.ops", 0) == 0 || l.module.rfind("keras.ops", 0) == 0;
+  return l.module.rfind("keras.src.ops", 0) == 0 || l.module.rfind("keras.ops", 0) == 0 ||
+         (l.module.empty() && is_mask_op_class(l.class_name));
 }
 
 // Reads one Keras layer config into a Loom config object: each key is
@@ -628,8 +637,7 @@ KerasImport import_keras_config(const Json& whole, KerasFlavor flavor, const std
     out.layer_order.push_back(l.name);
   }
   for (const KerasLayer& l : layers)
-    if (is_keras_op(l) && l.class_name != "NotEqual" && l.class_name != "Any" &&
-        l.class_name != "All" && l.class_name != "Cast" && l.class_name != "LogicalAnd")
+    if (is_keras_op(l) && !is_mask_op_class(l.class_name))
       fail("{}: the operation {} is not supported by Loom", l.where, l.class_name);
   out.architecture.set("layers", loom_layers);
 

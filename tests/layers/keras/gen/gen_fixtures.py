@@ -10,7 +10,8 @@ For every case <case> it writes into tests/layers/keras/fixtures/:
 
   <case>.keras          Keras 3 (`keras` 3.15) `model.save`      (cases *_k3)
   <case>.h5             Keras 2 (`tf_keras` 2.21) `model.save(save_format="h5")`
-                                                                 (cases *_k2)
+                                                                 (cases *_k2), or
+                        Keras 3's legacy .h5, `model.save("x.h5")` (cases *_k3h5)
   <case>.weights.h5     Keras 3 `save_weights`, some cases only
   <case>_weights.h5     tf_keras `save_weights(save_format="h5")`, some cases only
   <case>.json           inputs and Keras's predictions (schema below)
@@ -378,6 +379,9 @@ BOTH = ("k3", "k2")
 # (base name, builder, flavours, weights-only file too)
 CASES = [
     ("embedding_lstm", c_embedding_lstm, BOTH, True),
+    # Keras 3 writing the legacy .h5 format (Keras 3 config, Keras 2 layout).
+    ("embedding_lstm", c_embedding_lstm, ("k3h5",), False),
+    ("functional_two_inputs", c_functional_two_inputs, ("k3h5",), False),
     ("simplernn_seq_maxpool", c_simplernn_seq_maxpool, BOTH, False),
     ("gru_reset_after", make_gru(True), BOTH, False),
     ("gru_reset_before", make_gru(False), BOTH, False),
@@ -404,7 +408,7 @@ def reset_states(model):
 
 
 def gen_case(out, base, builder, flavour, with_weights):
-    K = keras if flavour == "k3" else tf_keras
+    K = tf_keras if flavour == "k2" else keras
     case = "%s_%s" % (base, flavour)
     rng = start_case(K, base)   # same weights and inputs for _k3 and _k2
     model, inputs, desc = builder(K, rng)
@@ -412,10 +416,10 @@ def gen_case(out, base, builder, flavour, with_weights):
 
     file = case + (".keras" if flavour == "k3" else ".h5")
     path = os.path.join(out, file)
-    if flavour == "k3":
-        model.save(path)
-    else:
+    if flavour == "k2":
         model.save(path, save_format="h5")
+    else:
+        model.save(path)  # Keras 3 picks the format from the extension
 
     outputs = predict(model, inputs)
     obj = {"case": case, "keras_version": K.__version__, "file": file}
