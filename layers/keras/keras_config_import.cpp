@@ -498,7 +498,7 @@ class GraphImporter {
     const KerasCall call = parse_call(l.inbound_nodes->at(k), flavor_, l.where);
     for (const TensorRef& r : call.inputs)
       if (!refs_.count(r) && !string_inputs_.count(r.layer)) return false;
-    if (is_keras_op(l)) return place_mask_op(l, k, call);
+    if (is_keras_op(l)) return place_mask_op(l, k);
     if (l.class_name == "TextVectorization") return place_vectorizer(l, k, call, out);
     for (const TensorRef& m : call.masks) {
       auto it = refs_.find(m);
@@ -531,9 +531,8 @@ class GraphImporter {
   // Embedding(mask_zero)) as graph nodes passed as mask= arguments. Loom
   // propagates the same masks itself, so such an op is accepted when its
   // output only ever serves as a mask (null ref = "mask only").
-  bool place_mask_op(const KerasLayer& l, size_t k, const KerasCall& call) {
+  bool place_mask_op(const KerasLayer& l, size_t k) {
     refs_[{l.name, static_cast<int64_t>(k), 0}] = Json();
-    mask_ops_.push_back(l.name);
     return true;
   }
 
@@ -558,7 +557,6 @@ class GraphImporter {
   std::string file_;
   std::map<TensorRef, Json> refs_;  // Keras tensor -> Loom ref (null: a mask op's output)
   std::set<std::string> string_inputs_;
-  std::vector<std::string> mask_ops_;
   Json inputs_ = Json::array(), nodes_ = Json::array();
 };
 
