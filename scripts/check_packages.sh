@@ -68,9 +68,43 @@ closure() {
     --no-replaces --no-enhances "$@" 2>/dev/null | grep -v '^ ' | sed 's/^<//; s/>$//; s/:.*//' |
     sort -u
 }
+# The same closure from dpkg's own records of the installed packages: what
+# this machine's packages depend on, whatever apt's lists say (a CI run once
+# flagged binutils-x86-64-linux-gnu, a Depends of binutils, when apt-cache's
+# recursion left it out). Alternatives and virtual packages count through
+# every installed provider.
+installed_closure() {
+  dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Provides}\t${Pre-Depends}, ${Depends}\n' |
+    awk -F'\t' -v roots="$*" '
+      function clean(s) { gsub(/\([^)]*\)/, "", s); gsub(/:[a-z0-9]+/, "", s); gsub(/[ \t]/, "", s); return s }
+      $1 ~ /^ii/ {
+        installed[$2] = 1; deps[$2] = $4
+        n = split($3, pv, ","); for (i = 1; i <= n; i++) { v = clean(pv[i]); if (v != "") providers[v] = providers[v] " " $2 }
+      }
+      END {
+        n = split(roots, queue, " "); head = 1
+        for (i = 1; i <= n; i++) seen[queue[i]] = 1
+        while (head <= n) {
+          p = queue[head++]
+          if (!(p in installed)) continue
+          print p
+          g = split(deps[p], groups, ",")
+          for (i = 1; i <= g; i++) {
+            a = split(groups[i], alts, "|")
+            for (j = 1; j <= a; j++) {
+              d = clean(alts[j]); if (d == "") continue
+              cand = d; if (!(d in installed) && (d in providers)) cand = providers[d]
+              m = split(cand, cs, " ")
+              for (k = 1; k <= m; k++) if (cs[k] != "" && !(cs[k] in seen)) { seen[cs[k]] = 1; queue[++n] = cs[k] }
+            }
+          }
+        }
+      }' | sort -u
+}
 base=$(dpkg-query -W -f='${Package} ${Priority} ${Essential}\n' |
          awk '$2 == "required" || $2 == "important" || $3 == "yes" {print $1}')
-allowed=$( { closure "${LOOM_DEBIAN_PACKAGES[@]}"; closure $base; } | sort -u)
+allowed=$( { closure "${LOOM_DEBIAN_PACKAGES[@]}"; closure $base;
+            installed_closure "${LOOM_DEBIAN_PACKAGES[@]}"; installed_closure $base; } | sort -u)
 
 missing=0
 echo "Debian packages this build used ($(echo "$owners" | wc -w)):"
