@@ -20,6 +20,8 @@
 #include "loom/optim/optimizer.h"
 #include "loom/optim/optimizers.h"
 #include "loom/optim/schedules.h"
+
+#include "loom/distributed/distributed.h"
 // layers/: layer types, their weights, recurrent layers
 #include "loom/layers/activation.h"
 #include "loom/layers/concatenate.h"

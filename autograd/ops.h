@@ -114,8 +114,25 @@ Tensor gather_rows(const Tensor& table, const Tensor& ids);
 Tensor dropout(const Tensor& x, double rate, bool training, Generator& gen,
                const Shape& noise_shape = {});
 // The mask alone: (1-rate)-Bernoulli scaled by 1/(1-rate), not recorded.
+// Its first axis is the batch.
 Tensor dropout_mask(const Shape& shape, double rate, DType dtype, Generator& gen,
                     Device device = Device::cpu());
+// Data-parallel training: while alive, the batch this thread computes on is
+// rows [first_row, first_row + B) of the global batch. A mask whose first
+// axis is the batch (dropout without noise_shape or with the batch extent
+// in it, dropout_mask) then holds those rows of the global batch's mask, so
+// the noise of an example does not depend on how the batch was split.
+class BatchRowOffset {
+ public:
+  explicit BatchRowOffset(int64_t first_row);
+  ~BatchRowOffset();
+  BatchRowOffset(const BatchRowOffset&) = delete;
+  BatchRowOffset& operator=(const BatchRowOffset&) = delete;
+  static int64_t current();
+
+ private:
+  int64_t previous_;
+};
 
 // ---- losses (ops/losses.cpp) -----------------------------------------------------------------
 enum class Reduction { mean, sum, none };

@@ -29,6 +29,15 @@ void accumulate(Tensor& slot, const Tensor& g) {
 
 bool grad_mode_enabled() { return g_grad_mode; }
 
+namespace {
+thread_local GradientReadyFn g_gradient_ready;
+}  // namespace
+
+GradientReadyHook::GradientReadyHook(GradientReadyFn fn) : previous_(std::move(g_gradient_ready)) {
+  g_gradient_ready = std::move(fn);
+}
+GradientReadyHook::~GradientReadyHook() { g_gradient_ready = std::move(previous_); }
+
 NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
 
@@ -179,6 +188,27 @@ class GradientSink {
   std::unordered_map<TapeEntry*, std::vector<Tensor>> douts_;  // pending output gradients
 };
 
+// Counts, for each leaf that wants a gradient, the entries still to run
+// that feed it; the hook hears of a leaf when its count reaches zero.
+class LeafCountdown {
+ public:
+  explicit LeafCountdown(const std::vector<std::shared_ptr<TapeEntry>>& entries) {
+    for (const auto& e : entries)
+      for (size_t i = 0; i < e->inputs.size(); ++i)
+        if (e->needs_input_grad[i] && e->inputs[i].is_leaf()) ++pending_[e->inputs[i].impl()];
+  }
+  void entry_done(const TapeEntry& e) {
+    for (size_t i = 0; i < e.inputs.size(); ++i) {
+      if (!e.needs_input_grad[i] || !e.inputs[i].is_leaf()) continue;
+      auto it = pending_.find(e.inputs[i].impl());
+      if (it != pending_.end() && --it->second == 0) g_gradient_ready(*it->first);
+    }
+  }
+
+ private:
+  std::unordered_map<const TensorImpl*, int> pending_;
+};
+
 void free_graph(const std::vector<std::shared_ptr<TapeEntry>>& entries) {
   for (const auto& e : entries) {
     e->backward = nullptr;  // frees the saved values captured in the closure
@@ -198,7 +228,15 @@ void run_backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
 
   NoGradGuard no_grad;  // backward functions compute without recording
   sink.seed(outputs, cotangents);
-  for (const auto& e : entries) sink.run_entry(*e);
+  if (g_gradient_ready && !wanted) {
+    LeafCountdown countdown(entries);
+    for (const auto& e : entries) {
+      sink.run_entry(*e);
+      countdown.entry_done(*e);
+    }
+  } else {
+    for (const auto& e : entries) sink.run_entry(*e);
+  }
   if (!retain_graph) free_graph(entries);
 }
 

@@ -67,6 +67,23 @@ Tensor record(const char* op, const std::vector<Tensor>& inputs, Tensor output,
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& cotangents,
               bool retain_graph = false);
 
+// Told during backward() the moment a leaf's gradient is final: every tape
+// entry that feeds it has run. Data-parallel training (distributed/) starts
+// reducing a bucket of gradients from here while backward goes on, as
+// PyTorch's DDP does from its autograd hooks. One hook per thread, set for
+// the guard's lifetime; grad() does not call it.
+using GradientReadyFn = std::function<void(const TensorImpl& leaf)>;
+class GradientReadyHook {
+ public:
+  explicit GradientReadyHook(GradientReadyFn fn);
+  ~GradientReadyHook();
+  GradientReadyHook(const GradientReadyHook&) = delete;
+  GradientReadyHook& operator=(const GradientReadyHook&) = delete;
+
+ private:
+  GradientReadyFn previous_;
+};
+
 // Gradients of sum_k <outputs[k], cotangents[k]> with respect to `inputs`,
 // returned instead of accumulated into .grad (used by gradcheck).
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& cotangents,

@@ -181,3 +181,45 @@ if(LOOM_WITH_HDF5)
   set(LOOM_LIBZIP_TARGET loom_libzip)
   message(STATUS "Keras model files: HDF5 ${HDF5_VERSION} (${LOOM_HDF5_LIBRARIES}), libzip ${LOOM_LIBZIP_LIB}")
 endif()
+
+# ---- MPI and NCCL (data-parallel training, distributed/) ----------------------------------------
+# LOOM_MPI_TARGET, LOOM_NCCL_TARGET: interface targets of Loom's own
+# (loom_mpi, loom_nccl) with what was found here, exported with Loom like
+# loom_hdf5, so a program linking an installed Loom needs no search of its
+# own. Loom calls MPI's C API only (FindMPI's C component; C is enabled
+# for it, as for HDF5).
+if(LOOM_WITH_MPI)
+  enable_language(C)
+  find_package(MPI COMPONENTS C QUIET)
+  if(NOT MPI_C_FOUND)
+    message(FATAL_ERROR "LOOM_WITH_MPI=ON but MPI was not found: apt-get install libopenmpi-dev "
+                        "openmpi-bin (set MPI_HOME for another MPI), or configure with -DLOOM_WITH_MPI=OFF.")
+  endif()
+  add_library(loom_mpi INTERFACE)
+  target_include_directories(loom_mpi INTERFACE ${MPI_C_INCLUDE_DIRS})
+  target_link_libraries(loom_mpi INTERFACE ${MPI_C_LIBRARIES})
+  target_compile_definitions(loom_mpi INTERFACE ${MPI_C_COMPILE_DEFINITIONS})
+  set(LOOM_MPI_TARGET loom_mpi)
+  find_program(LOOM_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+  if(NOT LOOM_MPIEXEC)
+    message(FATAL_ERROR "LOOM_WITH_MPI=ON but mpirun was not found: apt-get install openmpi-bin")
+  endif()
+  message(STATUS "MPI: ${MPI_C_LIBRARIES}, launcher ${LOOM_MPIEXEC}")
+endif()
+if(LOOM_WITH_NCCL)
+  if(NOT LOOM_WITH_CUDA OR NOT LOOM_WITH_MPI)
+    message(FATAL_ERROR "LOOM_WITH_NCCL=ON needs LOOM_WITH_CUDA=ON (device tensors) and "
+                        "LOOM_WITH_MPI=ON (the process group that hands out NCCL's id).")
+  endif()
+  find_path(LOOM_NCCL_INCLUDE nccl.h HINTS /usr/local/cuda/include /usr/include)
+  find_library(LOOM_NCCL_LIB nccl HINTS /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu)
+  if(NOT LOOM_NCCL_INCLUDE OR NOT LOOM_NCCL_LIB)
+    message(FATAL_ERROR "LOOM_WITH_NCCL=ON but NCCL (nccl.h, libnccl) was not found under "
+                        "/usr/local/cuda; configure with -DLOOM_WITH_NCCL=OFF.")
+  endif()
+  add_library(loom_nccl INTERFACE)
+  target_include_directories(loom_nccl INTERFACE ${LOOM_NCCL_INCLUDE})
+  target_link_libraries(loom_nccl INTERFACE ${LOOM_NCCL_LIB})
+  set(LOOM_NCCL_TARGET loom_nccl)
+  message(STATUS "NCCL: ${LOOM_NCCL_LIB}")
+endif()

@@ -30,8 +30,12 @@ LOOM_FUZZ_PACKAGES=(clang libclang-rt-14-dev libomp-dev)
 # (tests/layers/keras/gen/make_venv.sh) with Debian's python3 and its venv
 # module, whose pip comes from python3-venv's ensurepip wheels.
 LOOM_KERAS_PACKAGES=(libhdf5-dev libzip-dev pkg-config python3 python3-venv)
+# Data-parallel training (LOOM_WITH_MPI, ON in scripts/test.sh): OpenMPI's
+# headers and libraries, and mpirun, which the distributed tests launch.
+# (libopenmpi-dev depends on openmpi-bin; both are named for clarity.)
+LOOM_MPI_PACKAGES=(libopenmpi-dev openmpi-bin)
 LOOM_DEBIAN_PACKAGES=("${LOOM_BUILD_PACKAGES[@]}" "${LOOM_TEST_PACKAGES[@]}" "${LOOM_ONEDNN_PACKAGES[@]}"
-                      "${LOOM_FUZZ_PACKAGES[@]}" "${LOOM_KERAS_PACKAGES[@]}")
+                      "${LOOM_FUZZ_PACKAGES[@]}" "${LOOM_KERAS_PACKAGES[@]}" "${LOOM_MPI_PACKAGES[@]}")
 
 loom_install_deps() {
   local missing=()

@@ -8,6 +8,7 @@
 #   LOOM_WITH_ONEDNN=OFF bash scripts/test.sh   # without the oneDNN backend
 #   LOOM_WITH_CUDA=OFF bash scripts/test.sh     # without the CUDA backend
 #   LOOM_WITH_HDF5=OFF bash scripts/test.sh     # without Keras model files
+#   LOOM_WITH_MPI=OFF bash scripts/test.sh      # without data-parallel training (mpirun)
 #   LOOM_SANITIZERS=OFF bash scripts/test.sh    # without the ASan/UBSan, TSan and fuzz runs
 #
 # The oneDNN CPU backend is built (ON by default here), so the suite runs on
@@ -33,7 +34,8 @@ if [ -z "${LOOM_WITH_CUDA:-}" ]; then
 fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
   -DLOOM_WITH_ONEDNN="${LOOM_WITH_ONEDNN:-ON}" -DLOOM_WITH_CUDA="$LOOM_WITH_CUDA" \
-  -DLOOM_WITH_HDF5="${LOOM_WITH_HDF5:-ON}" ${CMAKE_ARGS:-}
+  -DLOOM_WITH_HDF5="${LOOM_WITH_HDF5:-ON}" -DLOOM_WITH_MPI="${LOOM_WITH_MPI:-ON}" \
+  -DLOOM_WITH_NCCL="${LOOM_WITH_NCCL:-$LOOM_WITH_CUDA}" ${CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j"$JOBS"
 (cd "$BUILD_DIR" && ctest --output-on-failure -j"$JOBS" --timeout 600)
 

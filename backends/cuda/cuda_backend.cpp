@@ -208,6 +208,8 @@ class CudaBackend final : public Backend {
     rnn_->backward(d, a, ws);
   }
 
+  cudaStream_t stream() const { return stream_; }
+
  private:
   static int checked_int(int64_t v, const char* what) {
     LOOM_CHECK(v >= 0 && v <= INT32_MAX, "cuda gemm: {} = {} does not fit cuBLAS's int", what, v);
@@ -243,6 +245,11 @@ bool cuda_tf32() { return tf32_flag(); }
 CudaMemoryStats cuda_memory_stats(int index) {
   auto& be = static_cast<CudaBackend&>(backend_for(Device::cuda(index)));
   return be.allocator().stats();
+}
+
+void* cuda_stream(int index) {
+  auto& be = static_cast<CudaBackend&>(backend_for(Device::cuda(index)));
+  return be.stream();
 }
 
 void cuda_empty_cache(int index) {

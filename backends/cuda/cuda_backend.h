@@ -29,6 +29,10 @@ struct CudaMemoryStats {
   size_t device_allocations = 0;  // cudaMalloc calls so far
 };
 CudaMemoryStats cuda_memory_stats(int index = 0);
+// The one stream every kernel of device `index` runs on (a cudaStream_t):
+// NCCL's collectives go on it too (distributed/nccl_comm.cpp), in order
+// with the kernels that produce and consume the gradients.
+void* cuda_stream(int index = 0);
 // Returns every cached block to the driver.
 void cuda_empty_cache(int index = 0);
 

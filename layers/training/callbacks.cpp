@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "loom/distributed/distributed.h"
 #include "loom/layers/training/model.h"
 #include "loom/optim/optimizer.h"
 
@@ -179,22 +180,25 @@ void ModelCheckpoint::on_train_begin(const Logs&) {
 void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
   Model& model = require_model("ModelCheckpoint");
   std::string path = format_checkpoint_path(o_.filepath, epoch + 1, logs);
+  // Under mpirun every rank keeps the same best value; rank 0 alone writes.
+  const bool writer = distributed::is_primary();
   if (o_.save_best_only) {
     const double* current = monitor_value(logs, o_.monitor, "ModelCheckpoint", warned_);
     if (!current) return;
     bool better = greater_ ? *current > best_ : *current < best_;
     if (!better) {
-      if (o_.verbose > 0)
+      if (o_.verbose > 0 && writer)
         std::printf("\nEpoch %d: %s did not improve from %.5f\n", epoch + 1, o_.monitor.c_str(), best_);
       return;
     }
-    if (o_.verbose > 0)
+    if (o_.verbose > 0 && writer)
       std::printf("\nEpoch %d: %s improved from %.5f to %.5f, saving model to %s\n", epoch + 1,
                   o_.monitor.c_str(), best_, *current, path.c_str());
     best_ = *current;
-  } else if (o_.verbose > 0) {
+  } else if (o_.verbose > 0 && writer) {
     std::printf("\nEpoch %d: saving model to %s\n", epoch + 1, path.c_str());
   }
+  if (!writer) return;
   if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty())
     std::filesystem::create_directories(dir);
   if (o_.save_weights_only)
@@ -257,6 +261,7 @@ CSVLogger::CSVLogger(std::string filename, char separator, bool append)
     : filename_(std::move(filename)), sep_(separator), append_(append) {}
 
 void CSVLogger::on_train_begin(const Logs&) {
+  if (!distributed::is_primary()) return;  // under mpirun, rank 0 writes the log
   write_header_ = true;
   keys_.clear();
   if (append_) {
@@ -270,6 +275,7 @@ void CSVLogger::on_train_begin(const Logs&) {
 }
 
 void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
+  if (!distributed::is_primary()) return;
   if (keys_.empty())
     for (const auto& [k, v] : logs) keys_.push_back(k);  // sorted, as Keras sorts them
   if (write_header_) {

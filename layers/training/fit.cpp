@@ -22,7 +22,9 @@
 
 #include "loom/autograd/splitmix64.h"
 #include "loom/autograd/tape.h"
+#include "loom/distributed/distributed.h"
 #include "loom/layers/training/callbacks.h"
+#include "loom/layers/training/data_parallel.h"
 #include "loom/layers/training/metrics.h"
 #include "loom/layers/training/model.h"
 #include "loom/layers/training/progress.h"
@@ -213,9 +215,12 @@ struct StepResult {
   Tensor y_pred;  // the model's single output
 };
 
+// The loss divides by `divisor` samples (0: this batch's): a data-parallel
+// rank divides its share by the global batch, and adds the regularization
+// losses only on rank 0, so the ranks' gradients sum to one process's.
 StepResult forward_loss(Model& model, LossKind kind, const std::string& loss_name,
                         const std::vector<Tensor>& xb, const Tensor& yb, const Tensor& wb,
-                        bool training) {
+                        bool training, double divisor = 0, bool with_regularization = true) {
   CallContext ctx;
   ctx.training = training;
   // Float inputs follow the model to its device (integer ids stay: Embedding
@@ -233,11 +238,13 @@ StepResult forward_loss(Model& model, LossKind kind, const std::string& loss_nam
              loss_name, model.name(), dtype_name(r.y_pred.dtype()), shape_str(r.y_pred.shape()));
   Tensor target = prepare_targets(kind, loss_name, r.y_pred, yb);
   Tensor per = per_sample_loss(kind, r.y_pred, target);  // (B)
-  const double count = static_cast<double>(std::max<int64_t>(per.numel(), 1));
+  const double count =
+      divisor > 0 ? divisor : static_cast<double>(std::max<int64_t>(per.numel(), 1));
   if (wb.defined())
     r.loss = div(sum(mul(per, wb.reshape(per.shape()).to(per.dtype()).to(per.device()))), count);
   else
-    r.loss = mean(per);
+    r.loss = divisor > 0 ? div(sum(per), count) : mean(per);
+  if (!with_regularization) return r;
   for (const Tensor& reg : model.losses()) {
     Tensor s = reg.numel() == 1 ? reg.reshape({}) : sum(reg);
     r.loss = add(r.loss, s.dtype() == r.loss.dtype() ? s : s.to(r.loss.dtype()));
@@ -295,16 +302,20 @@ void Model::compile(const CompileOptions& options) {
 
 namespace {
 
+// With a data-parallel `dp`, each rank evaluates its share of the rows and
+// the totals are summed over ranks.
 Logs evaluate_batches(Model& model, const CompileOptions& co, const std::vector<Tensor>& x,
                       const Tensor& y, int64_t batch_size, const std::string& prefix,
-                      ProgressBar* bar) {
+                      ProgressBar* bar, const DataParallel& dp = DataParallel()) {
   const LossKind kind = parse_loss(co.loss);
-  const int64_t n = check_samples(x, &y, prefix.empty() ? "evaluate" : "fit (validation data)");
+  const int64_t n_all = check_samples(x, &y, prefix.empty() ? "evaluate" : "fit (validation data)");
+  const BatchShare mine = dp.share(n_all);
+  const int64_t first = mine.begin, n = mine.begin + mine.count;
   NoGradGuard no_grad;
   Mean loss_mean("loss");
   std::vector<MetricPtr> metrics = make_metrics(co);
   int64_t steps = 0;
-  for (int64_t start = 0; start < n; start += batch_size) {
+  for (int64_t start = first; start < n; start += batch_size) {
     const int64_t stop = std::min(n, start + batch_size);
     std::vector<Tensor> xb;
     for (const auto& t : x) xb.push_back(rows(t, start, stop));
@@ -316,6 +327,9 @@ Logs evaluate_batches(Model& model, const CompileOptions& co, const std::vector<
     ++steps;
     if (bar) bar->update(stop, steps, ordered_logs(results(loss_mean, metrics)));
   }
+  std::vector<Metric*> totals{&loss_mean};
+  for (const auto& m : metrics) totals.push_back(m.get());
+  dp.sum_states(totals);
   Logs logs = results(loss_mean, metrics, prefix);
   if (bar) bar->finish(n, steps, ordered_logs(logs));
   return logs;
@@ -481,6 +495,7 @@ struct FitRun {
   uint64_t seed;
   int epochs;
   const BackupOptions& backup;
+  DataParallel& dp;  // off: this process alone
 };
 
 // Where an epoch starts: from its first batch with empty totals, or where a
@@ -534,24 +549,60 @@ std::string first_non_finite_gradient(const std::vector<ParameterPtr>& params) {
   return "?";
 }
 
-// One optimizer step on a batch; returns its loss and predictions. When the
-// loss or a gradient is not finite the step is not taken (weights and
-// optimizer slots stay as they were) and `refused` says why.
-StepResult train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb, const Tensor& yb,
-                      const Tensor& wb, std::string& refused) {
+// One optimizer step on a batch of `global_count` samples, of which this
+// rank has `xb`, `yb`, `wb` (all of them unless data-parallel; possibly
+// none). Returns the loss of the whole batch and this rank's predictions.
+// When the loss or a gradient is not finite the step is not taken (weights
+// and optimizer slots stay as they were) and `refused` says why; every rank
+// decides alike, since both are summed over ranks first.
+struct TrainStep {
+  double loss = 0;
+  Tensor y_pred;  // undefined for an empty share
+};
+TrainStep train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb, const Tensor& yb,
+                     const Tensor& wb, int64_t global_count, DataParallel& dp,
+                     std::string& refused) {
   Optimizer::zero_grad(model.parameters());
-  StepResult r = forward_loss(model, kind, model.compile_options().loss, xb, yb, wb, true);
-  if (const double loss = r.loss.item(); !std::isfinite(loss)) {
-    refused = fmt::format("the loss is not finite ({})", loss);
-    return r;
+  TrainStep out;
+  StepResult r;
+  if (yb.numel() > 0 || !dp.on()) {
+    r = forward_loss(model, kind, model.compile_options().loss, xb, yb, wb, true,
+                     dp.on() ? static_cast<double>(global_count) : 0.0, dp.rank() == 0);
+    out.loss = r.loss.item();
+    out.y_pred = r.y_pred;
   }
-  if (r.loss.requires_grad()) r.loss.backward();
+  out.loss = dp.sum(out.loss);
+  if (!std::isfinite(out.loss)) {
+    refused = fmt::format("the loss is not finite ({})", out.loss);
+    return out;
+  }
+  {
+    std::unique_ptr<GradientReadyHook> overlap = dp.watch_backward();
+    if (r.loss.defined() && r.loss.requires_grad()) r.loss.backward();
+  }
+  dp.finish_gradients();
   if (std::string name = first_non_finite_gradient(model.parameters()); !name.empty()) {
     refused = fmt::format("the gradient of '{}' is not finite", name);
-    return r;
+    return out;
   }
   model.optimizer()->step(model.parameters());
-  return r;
+  return out;
+}
+
+// A backup after `done` batches of `epoch`. Data-parallel, it holds the
+// metric totals summed over ranks (every rank takes part in the sum) and
+// rank 0 writes it.
+void write_mid_epoch_backup(const FitRun& run, int epoch, int64_t done, const Mean& loss,
+                            const std::vector<MetricPtr>& metrics) {
+  std::vector<MetricPtr> summed = make_metrics(run.model.compile_options());
+  std::vector<Metric*> totals;
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    summed[i]->set_state(metrics[i]->state());
+    totals.push_back(summed[i].get());
+  }
+  run.dp.sum_states(totals);
+  if (run.dp.rank() == 0)
+    write_backup(run.model, run.backup, training_state(run, epoch, done, false, loss, summed));
 }
 
 bool has_terminate_on_nan(const std::vector<CallbackPtr>& callbacks) {
@@ -570,11 +621,14 @@ Logs train_epoch(const FitRun& run, int epoch, const EpochStart& start_at) {
   Mean loss_mean("loss");
   std::vector<MetricPtr> metrics = make_metrics(model.compile_options());
   if (!start_at.loss_totals.empty()) {
-    loss_mean.set_state(start_at.loss_totals);
+    loss_mean.set_state(start_at.loss_totals);  // the whole batches' losses: the same on every rank
     LOOM_CHECK(start_at.metric_totals.size() == metrics.size(),
                "fit: the backup has totals for {} metrics but the model is compiled with {}",
                start_at.metric_totals.size(), metrics.size());
-    for (size_t i = 0; i < metrics.size(); ++i) metrics[i]->set_state(start_at.metric_totals[i]);
+    // Metric totals are kept per rank and summed at the epoch's end: the
+    // saved sums go to rank 0 alone.
+    if (run.dp.rank() == 0)
+      for (size_t i = 0; i < metrics.size(); ++i) metrics[i]->set_state(start_at.metric_totals[i]);
   }
   Generator shuffle_gen(epoch_seed(run.seed, epoch, 1));
   const std::vector<int64_t> order = epoch_order(data.n_train, run.shuffle, shuffle_gen);
@@ -586,15 +640,19 @@ Logs train_epoch(const FitRun& run, int epoch, const EpochStart& start_at) {
     model.reseed(noise_gen);
     const int64_t start = step * run.batch_size;
     const int64_t count = std::min(run.batch_size, data.n_train - start);
-    const int64_t* idx = order.data() + start;
+    // This rank's rows of the batch (all of them without data parallelism);
+    // its dropout masks are those rows of the whole batch's.
+    const BatchShare share = run.dp.share(count);
+    const BatchRowOffset mask_rows(share.begin);
+    const int64_t* idx = order.data() + start + share.begin;
     std::vector<Tensor> xb;
-    for (const auto& t : data.train_x) xb.push_back(take_rows(t, idx, count));
-    Tensor yb = take_rows(data.train_y, idx, count);
-    Tensor wb = data.weights.defined() ? take_rows(data.weights, idx, count) : Tensor();
+    for (const auto& t : data.train_x) xb.push_back(take_rows(t, idx, share.count));
+    Tensor yb = take_rows(data.train_y, idx, share.count);
+    Tensor wb = data.weights.defined() ? take_rows(data.weights, idx, share.count) : Tensor();
     run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_batch_begin(step, batch_logs); });
 
     std::string refused;
-    StepResult r = train_step(model, run.kind, xb, yb, wb, refused);
+    TrainStep r = train_step(model, run.kind, xb, yb, wb, count, run.dp, refused);
     if (!refused.empty()) {
       Optimizer::zero_grad(model.parameters());
       // Keras applies the poisoned update and goes on; Loom keeps the last
@@ -607,10 +665,12 @@ Logs train_epoch(const FitRun& run, int epoch, const EpochStart& start_at) {
              refused, epoch + 1, step + 1);
       loss_mean.add(std::nan(""), static_cast<double>(count));
     } else {
-      loss_mean.add(r.loss.item(), static_cast<double>(count));
-      NoGradGuard no_grad;
-      Tensor probs = metric_predictions(run.kind, r.y_pred.detach());
-      for (auto& m : metrics) m->update(yb, probs);
+      loss_mean.add(r.loss, static_cast<double>(count));
+      if (r.y_pred.defined()) {
+        NoGradGuard no_grad;
+        Tensor probs = metric_predictions(run.kind, r.y_pred.detach());
+        for (auto& m : metrics) m->update(yb, probs);
+      }
     }
     batch_logs = results(loss_mean, metrics);
     run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_batch_end(step, batch_logs); });
@@ -618,9 +678,14 @@ Logs train_epoch(const FitRun& run, int epoch, const EpochStart& start_at) {
     const int64_t done = step + 1;
     if (!run.backup.path.empty() && run.backup.save_every_steps > 0 && done < steps &&
         done % run.backup.save_every_steps == 0)
-      write_backup(model, run.backup, training_state(run, epoch, done, false, loss_mean, metrics));
+      write_mid_epoch_backup(run, epoch, done, loss_mean, metrics);
   }
   Optimizer::zero_grad(model.parameters());  // do not keep the last batch's gradients alive
+  // The epoch's metrics over every rank's examples.
+  std::vector<Metric*> totals;
+  for (const auto& m : metrics) totals.push_back(m.get());
+  run.dp.sum_states(totals);
+  if (!batch_logs.empty()) batch_logs = results(loss_mean, metrics);
   return batch_logs;
 }
 
@@ -644,6 +709,29 @@ void resume_from(Model& model, const LoadedBackup& b, const FitOptions& o, int64
   recorder.history.epochs_run = s.epochs_run;
 }
 
+// The epochs from `first_epoch` (the first resuming at `start`), each with
+// its validation, callbacks and backup; returns the last epoch's logs.
+Logs run_epochs(const FitRun& run, int first_epoch, const EpochStart& start) {
+  Model& model = run.model;
+  Logs logs;
+  for (int epoch = first_epoch; epoch < run.epochs; ++epoch) {
+    run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_epoch_begin(epoch, logs); });
+    logs = train_epoch(run, epoch, epoch == first_epoch ? start : EpochStart{});
+    if (!run.data.val_x.empty()) {
+      Logs val = evaluate_batches(model, model.compile_options(), run.data.val_x, run.data.val_y,
+                                  run.batch_size, "val_", nullptr, run.dp);
+      logs.insert(val.begin(), val.end());
+    }
+    run_callbacks(run.callbacks, [&](Callback& cb) { cb.on_epoch_end(epoch, logs); });
+    if (!run.backup.path.empty() && run.dp.rank() == 0)
+      write_backup(model, run.backup,
+                   training_state(run, epoch + 1, 0, model.stop_training || epoch + 1 == run.epochs,
+                                  Mean("loss"), make_metrics(model.compile_options())));
+    if (model.stop_training) break;
+  }
+  return logs;
+}
+
 }  // namespace
 
 History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptions& o) {
@@ -662,9 +750,15 @@ History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptio
   check_targets(kind, compile_options_.loss, o.validation_y, "fit (validation data)");
   const FitData data = prepare_fit_data(x, y, n, o);
 
+  // Under mpirun: join the other ranks, check they train the same model,
+  // start from rank 0's weights. Rank 0 alone shows progress.
+  DataParallel dp = DataParallel::start(*this, o.data_parallel, data.train_x, data.n_train,
+                                        o.batch_size, o.seed);
+  FitOptions shown = o;
+  if (dp.rank() != 0) shown.verbose = 0;
   auto recorder = std::make_shared<HistoryRecorder>();
-  const std::vector<CallbackPtr> cbs = fit_callbacks(o, recorder);
-  const TrainParams params = train_params(o, data.n_train);
+  const std::vector<CallbackPtr> cbs = fit_callbacks(shown, recorder);
+  const TrainParams params = train_params(shown, data.n_train);
   run_callbacks(cbs, [&](Callback& cb) {
     cb.set_model(this);
     cb.set_params(params);
@@ -691,31 +785,29 @@ History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptio
                    resumed ? resumed->shuffle : o.shuffle,
                    resumed ? resumed->seed : o.seed,
                    resumed ? resumed->epochs : o.epochs,
-                   o.backup};
+                   o.backup,
+                   dp};
   EpochStart start;
   int first_epoch = o.initial_epoch;
   if (resumed) {
     first_epoch = resumed->finished ? run.epochs : resumed->epoch;
     start = {resumed->step, resumed->loss_totals, resumed->metric_totals};
   }
-  for (int epoch = first_epoch; epoch < run.epochs; ++epoch) {
-    run_callbacks(cbs, [&](Callback& cb) { cb.on_epoch_begin(epoch, logs); });
-    logs = train_epoch(run, epoch, epoch == first_epoch ? start : EpochStart{});
-    if (!data.val_x.empty()) {
-      Logs val = evaluate_batches(*this, compile_options_, data.val_x, data.val_y, run.batch_size,
-                                  "val_", nullptr);
-      logs.insert(val.begin(), val.end());
+  if (dp.on() && dp.world_size() > 1) {
+    // A rank that cannot go on would leave the others waiting in their next
+    // all-reduce: it stops the whole job instead, naming itself and why.
+    try {
+      logs = run_epochs(run, first_epoch, start);
+    } catch (const std::exception& e) {
+      distributed::abort_job(e.what());
     }
-    run_callbacks(cbs, [&](Callback& cb) { cb.on_epoch_end(epoch, logs); });
-    if (!o.backup.path.empty())
-      write_backup(*this, o.backup,
-                   training_state(run, epoch + 1, 0, stop_training || epoch + 1 == run.epochs,
-                                  Mean("loss"), make_metrics(compile_options_)));
-    if (stop_training) break;
+  } else {
+    logs = run_epochs(run, first_epoch, start);
   }
   run_callbacks(cbs, [&](Callback& cb) { cb.on_train_end(logs); });
   for (const auto& cb : cbs) cb->set_model(nullptr);  // callbacks may outlive the model
-  if (!o.backup.path.empty() && o.backup.delete_on_finish) delete_backups(o.backup.path);
+  if (!o.backup.path.empty() && o.backup.delete_on_finish && dp.rank() == 0)
+    delete_backups(o.backup.path);
   return recorder->history;
 }
 

@@ -75,6 +75,14 @@ struct CompileOptions {
   std::vector<std::string> metrics;
 };
 
+// Whether fit() trains data-parallel across the processes of an mpirun job
+// (layers/training/data_parallel.h, docs/DISTRIBUTED.md).
+enum class DataParallelMode {
+  automatic,  // when launched by mpirun (or srun, ...) with more than one process
+  on,         // always join the process group (also with one process)
+  off,        // never: this process trains alone, even inside an mpirun job
+};
+
 struct FitOptions {
   int64_t batch_size = 32;
   int epochs = 1;                                // the last epoch's number, as Keras
@@ -95,6 +103,11 @@ struct FitOptions {
   // seed and settings; the data must be the same), then writes one at every
   // epoch end and every backup.save_every_steps batches.
   BackupOptions backup;
+  // Under mpirun with P processes, each global batch of batch_size is split
+  // across the ranks and gradients are summed over them: the weights are
+  // those of one process training with batch_size. Rank 0 alone prints
+  // progress and writes backups; logs are over all ranks.
+  DataParallelMode data_parallel = DataParallelMode::automatic;
 };
 
 // Per-epoch metric values by name ("loss", "accuracy", "val_loss", ...).
