@@ -18,6 +18,10 @@ struct Parameter {
   // a gradient since the last optimizer step. The optimizer then updates only
   // those rows and clears the set. Null for ordinary dense parameters.
   std::shared_ptr<std::set<int64_t>> touched_rows;
+  // The gradient is zero outside the rows a batch used (an embedding
+  // table), sparse or not: data-parallel training reduces only the rows some
+  // rank used (distributed/gradient_reducer.h).
+  bool row_sparse_gradient = false;
 
   Parameter() = default;
   Parameter(std::string n, Tensor v, bool train = true)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <set>
 
 #include "loom/backends/registry.h"
@@ -21,7 +22,14 @@ int64_t numel_of(const Shape& s) {
   return n;
 }
 
+ReducerTotals& totals() {
+  static ReducerTotals t;
+  return t;
+}
+
 }  // namespace
+
+ReducerTotals reducer_totals() { return totals(); }
 
 GradientReducer::GradientReducer(std::vector<ParameterPtr> params, ReducerOptions options)
     : options_(options) {
@@ -30,8 +38,9 @@ GradientReducer::GradientReducer(std::vector<ParameterPtr> params, ReducerOption
   int64_t bucket_elems = 0;
   for (const ParameterPtr& p : params) {
     if (!p->trainable || !p->value.defined()) continue;
-    if (p->touched_rows) {
-      sparse_.push_back(p);
+    if (p->touched_rows || (p->row_sparse_gradient && p->value.device().kind == DeviceKind::cpu &&
+                            p->value.ndim() >= 2)) {
+      row_sparse_.push_back(p);
       continue;
     }
     const Tensor& v = p->value;
@@ -61,6 +70,7 @@ GradientReducer::GradientReducer(std::vector<ParameterPtr> params, ReducerOption
 
 std::unique_ptr<GradientReadyHook> GradientReducer::watch_backward() {
   reset();
+  if (!options_.overlap) return nullptr;
   return std::make_unique<GradientReadyHook>(
       [this](const TensorImpl& leaf) { gradient_ready(leaf); });
 }
@@ -117,6 +127,7 @@ void GradientReducer::start(Bucket& b) {
 }
 
 void GradientReducer::finish() {
+  const auto began = std::chrono::steady_clock::now();
   for (; next_bucket_ < buckets_.size(); ++next_bucket_) start(buckets_[next_bucket_]);
   const auto t0 = std::chrono::steady_clock::now();
   for (Bucket& b : buckets_) wait(b.pending);
@@ -133,51 +144,87 @@ void GradientReducer::finish() {
       backend_for(g.device()).copy(sum.view(), g.view());
     }
   }
-  for (const ParameterPtr& p : sparse_) reduce_sparse(*p);
+  for (const ParameterPtr& p : row_sparse_) reduce_rows(*p);
+  ReducerTotals& t = totals();
+  ++t.steps;
+  t.bytes += stats_.bytes;
+  t.wait_seconds += stats_.wait_seconds;
+  t.finish_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
 }
 
-// The union of the ranks' touched rows, reduced alone or (past
-// dense_fraction of the table) as the whole table.
-void GradientReducer::reduce_sparse(Parameter& p) {
+// The rows of a host gradient that are not all zero bits (a -0.0 counts as
+// used: reducing a row too many changes nothing).
+std::vector<int64_t> nonzero_rows(const Tensor& g) {
+  const Tensor c = g.contiguous();
+  const int64_t rows = c.dim(0);
+  const size_t row_bytes = static_cast<size_t>(c.numel() / std::max<int64_t>(rows, 1)) * dtype_size(c.dtype());
+  const std::vector<char> zero(row_bytes, 0);
+  const char* p = static_cast<const char*>(c.raw_data());
+  std::vector<int64_t> out;
+  for (int64_t r = 0; r < rows; ++r)
+    if (std::memcmp(p + static_cast<size_t>(r) * row_bytes, zero.data(), row_bytes) != 0) out.push_back(r);
+  return out;
+}
+
+// Rows `ids` of a contiguous host table (rows of `row_bytes`) to or from
+// consecutive rows of `packed`.
+void copy_rows(char* table, char* packed, const std::vector<int64_t>& ids, size_t row_bytes,
+               bool into_table) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    char* t = table + static_cast<size_t>(ids[i]) * row_bytes;
+    char* q = packed + i * row_bytes;
+    if (into_table) std::memcpy(t, q, row_bytes);
+    else std::memcpy(q, t, row_bytes);
+  }
+}
+
+// The union of the rows the ranks used, reduced alone or (past
+// dense_fraction of the table) as the whole table. Host tensors only.
+void GradientReducer::reduce_rows(Parameter& p) {
   const Shape& shape = p.value.shape();
-  LOOM_CHECK(shape.size() >= 1 && shape[0] > 0,
-             "distributed: sparse parameter '{}' of shape {} has no rows", p.name, shape_str(shape));
-  const std::vector<int64_t> mine(p.touched_rows->begin(), p.touched_rows->end());
-  std::set<int64_t> all;
-  for (const auto& rows : all_gather(mine)) all.insert(rows.begin(), rows.end());
   Tensor g = p.grad();
+  if (g.defined() && !g.is_contiguous()) {
+    g = g.contiguous();
+    p.value.set_grad(g);
+  }
+  std::vector<int64_t> mine;
+  if (p.touched_rows) mine.assign(p.touched_rows->begin(), p.touched_rows->end());
+  else if (g.defined()) mine = nonzero_rows(g);
+  std::vector<int64_t> ids;
+  int64_t gathered = 0;  // row ids every rank received
+  for (const auto& rows : all_gather(mine)) {
+    ids.insert(ids.end(), rows.begin(), rows.end());
+    gathered += static_cast<int64_t>(rows.size());
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   if (!g.defined()) {
     g = Tensor::zeros(shape, p.value.dtype(), p.value.device());
     p.value.set_grad(g);
   }
-  *p.touched_rows = all;
-  Backend& be = backend_for(g.device());
-  const int64_t row = numel_of(shape) / shape[0];
+  if (p.touched_rows) *p.touched_rows = std::set<int64_t>(ids.begin(), ids.end());
   const int64_t elem = static_cast<int64_t>(dtype_size(g.dtype()));
   ++stats_.buckets;
-  if (static_cast<double>(all.size()) > options_.dense_fraction * static_cast<double>(shape[0])) {
-    Tensor flat = g.is_contiguous() ? g : g.contiguous();
-    PendingReduce r = start_all_reduce(flat.raw_data(), flat.numel(), flat.dtype(), flat.device());
+  const auto t0 = std::chrono::steady_clock::now();
+  if (static_cast<double>(ids.size()) > options_.dense_fraction * static_cast<double>(shape[0])) {
+    PendingReduce r = start_all_reduce(g.raw_data(), g.numel(), g.dtype(), g.device());
     wait(r);
-    if (flat.impl() != g.impl()) be.copy(flat.view(), g.view());
-    stats_.bytes += flat.numel() * elem;
-    return;
+    stats_.bytes += g.numel() * elem;
+  } else if (!ids.empty()) {
+    // Pack the union's rows (zeros where this rank used none), reduce,
+    // write them back.
+    const int64_t row = g.numel() / shape[0];
+    const size_t row_bytes = static_cast<size_t>(row * elem);
+    Tensor packed = Tensor::empty({static_cast<int64_t>(ids.size()), row}, g.dtype(), g.device());
+    char* table = static_cast<char*>(g.raw_data());
+    char* rows = static_cast<char*>(packed.raw_data());
+    copy_rows(table, rows, ids, row_bytes, false);
+    PendingReduce r = start_all_reduce(packed.raw_data(), packed.numel(), packed.dtype(), packed.device());
+    wait(r);
+    copy_rows(table, rows, ids, row_bytes, true);
+    stats_.bytes += packed.numel() * elem + gathered * static_cast<int64_t>(sizeof(int64_t));
   }
-  // Rows of the union, packed, reduced, unpacked (rows this rank did not
-  // touch hold zeros in its dense gradient).
-  const std::vector<int64_t> ids(all.begin(), all.end());
-  Tensor id_tensor = Tensor::from_vector(ids).to(g.device());
-  Tensor table = g.reshape({shape[0], row});
-  Tensor packed = Tensor::empty({static_cast<int64_t>(ids.size()), row}, g.dtype(), g.device());
-  be.gather_rows(table.view(), id_tensor.view(), packed.view());
-  PendingReduce r = start_all_reduce(packed.raw_data(), packed.numel(), packed.dtype(), packed.device());
-  wait(r);
-  stats_.bytes += packed.numel() * elem;
-  // table[ids] = packed: zero those rows, then add.
-  Tensor current = Tensor::empty(packed.shape(), g.dtype(), g.device());
-  be.gather_rows(table.view(), id_tensor.view(), current.view());
-  be.axpby(1.0, packed.view(), -1.0, current.view());  // current = packed - current
-  be.scatter_add_rows(current.view(), id_tensor.view(), table.view());
+  stats_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace loom::distributed

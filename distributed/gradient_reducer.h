@@ -15,10 +15,13 @@
 // its examples' share of the global batch's mean (layers/training/fit.cpp
 // divides by the global batch size), so no division happens here.
 //
-// Sparse embedding gradients (Parameter::touched_rows): the ranks'
-// touched rows are gathered and only their union is reduced, unless the
-// union covers more than `dense_fraction` of the table; then the whole
-// table is (bench/distributed_bench.cpp measures where that pays).
+// Embedding gradients (Parameter::row_sparse_gradient, host tensors): the
+// rows each rank used (its sparse update's touched_rows, else the nonzero
+// rows of its dense gradient) are gathered and only their union is
+// reduced, unless it covers more than `dense_fraction` of the table; then
+// the whole table is. A batch of 32 IMDB reviews touches ~5% of a
+// 20000-word table, so this moves ~10x fewer bytes than the dense table
+// (bench/RESULTS.md, "Data-parallel training").
 #pragma once
 
 #include <cstdint>
@@ -34,14 +37,27 @@ namespace loom::distributed {
 struct ReducerOptions {
   int64_t bucket_bytes = 4 << 20;
   double dense_fraction = 0.5;
+  // false: every bucket starts after backward (for measuring what the
+  // overlap saves).
+  bool overlap = true;
 };
 
 // What the reductions of one step cost (for benchmarks and the cost model).
 struct ReducerStats {
-  int64_t bytes = 0;         // gradient bytes reduced per rank this step
+  int64_t bytes = 0;         // bytes reduced (and row ids gathered) per rank this step: the same on every rank
   int buckets = 0;           // reductions started this step (sparse ones included)
   double wait_seconds = 0;   // time finish() waited for reductions to end
 };
+
+// Every reducer's steps added up since the process started (benchmarks
+// read it around a fit(); bench/distributed_bench.cpp).
+struct ReducerTotals {
+  int64_t steps = 0;
+  int64_t bytes = 0;
+  double wait_seconds = 0;
+  double finish_seconds = 0;  // all of finish(): starting, waiting, copying back
+};
+ReducerTotals reducer_totals();
 
 class GradientReducer {
  public:
@@ -73,13 +89,13 @@ class GradientReducer {
   void gradient_ready(const TensorImpl& leaf);
   void start_ready_buckets();
   void start(Bucket& b);
-  void reduce_sparse(Parameter& p);
+  void reduce_rows(Parameter& p);
   void reset();
 
   ReducerOptions options_;
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
-  std::vector<ParameterPtr> sparse_;
+  std::vector<ParameterPtr> row_sparse_;
   std::unordered_map<const TensorImpl*, size_t> slot_of_;
   size_t next_bucket_ = 0;  // the first bucket not started
   ReducerStats stats_;

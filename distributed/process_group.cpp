@@ -77,8 +77,10 @@ int local_rank() { return state().group.local_rank; }
 int local_size() { return state().group.local_size; }
 bool is_primary() { return rank() == 0; }
 
+// A joined group of one still calls the library (NCCL's path can be run
+// on a machine with one GPU); only a process that never joined skips it.
 void all_reduce(std::vector<Tensor>& tensors, bool average) {
-  if (world_size() == 1) return;
+  if (!initialized()) return;
   for (Tensor& t : tensors) {
     check_tensor(t, "all_reduce");
     if (t.numel() == 0) continue;
@@ -102,7 +104,7 @@ void all_reduce(std::vector<Tensor>& tensors, bool average) {
 void broadcast(std::vector<Tensor>& tensors, int root) {
   LOOM_CHECK(root >= 0 && root < world_size(), "distributed::broadcast: root {} is not a rank of {}",
              root, world_size());
-  if (world_size() == 1) return;
+  if (!initialized()) return;
   for (Tensor& t : tensors) {
     check_tensor(t, "broadcast");
     if (t.numel() == 0) continue;
@@ -152,7 +154,7 @@ void abort_job(const std::string& message, int exit_code) {
 
 PendingReduce start_all_reduce(void* data, int64_t count, DType dtype, Device device) {
   PendingReduce p{data, count, dtype, device, -1};
-  if (world_size() == 1 || count == 0) return p;
+  if (!initialized() || count == 0) return p;
   if (device.kind == DeviceKind::cuda) {
     // NCCL is asynchronous on the stream already: "done" is the stream's business.
     nccl::all_reduce(data, count, dtype, device.index, state().group);

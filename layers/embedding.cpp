@@ -35,6 +35,7 @@ void Embedding::build(const std::vector<Shape>& shapes) {
          options_.input_dim, options_.output_dim, e.what());
   }
   embeddings_ = add_weight("embeddings", table);
+  embeddings_->row_sparse_gradient = true;
   if (options_.sparse) embeddings_->touched_rows = std::make_shared<std::set<int64_t>>();
 }
 

@@ -76,6 +76,7 @@ void build_from_first_sample(Model& model, const std::vector<Tensor>& train_x) {
 }  // namespace
 
 DataParallel DataParallel::start(Model& model, DataParallelMode mode,
+                                 const distributed::ReducerOptions& reducer,
                                  const std::vector<Tensor>& train_x, int64_t n_train,
                                  int64_t batch_size, uint64_t seed) {
   DataParallel dp;
@@ -89,7 +90,7 @@ DataParallel DataParallel::start(Model& model, DataParallelMode mode,
   std::vector<Tensor> weights;
   for (const ParameterPtr& p : model.parameters()) weights.push_back(p->value.detach());
   distributed::broadcast(weights, 0);
-  dp.reducer_ = std::make_shared<distributed::GradientReducer>(model.parameters());
+  dp.reducer_ = std::make_shared<distributed::GradientReducer>(model.parameters(), reducer);
   return dp;
 }
 

@@ -31,8 +31,10 @@ class DataParallel {
   // (automatic: launched by mpirun with several processes), checks that
   // every rank has the same model and data, builds the model if it is
   // not yet (from the first sample), and gives every rank rank 0's weights.
-  static DataParallel start(Model& model, DataParallelMode mode, const std::vector<Tensor>& train_x,
-                            int64_t n_train, int64_t batch_size, uint64_t seed);
+  static DataParallel start(Model& model, DataParallelMode mode,
+                            const distributed::ReducerOptions& reducer,
+                            const std::vector<Tensor>& train_x, int64_t n_train,
+                            int64_t batch_size, uint64_t seed);
 
   bool on() const { return on_; }
   int rank() const { return rank_; }

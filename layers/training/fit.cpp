@@ -752,8 +752,8 @@ History Model::fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptio
 
   // Under mpirun: join the other ranks, check they train the same model,
   // start from rank 0's weights. Rank 0 alone shows progress.
-  DataParallel dp = DataParallel::start(*this, o.data_parallel, data.train_x, data.n_train,
-                                        o.batch_size, o.seed);
+  DataParallel dp = DataParallel::start(*this, o.data_parallel, o.reducer, data.train_x,
+                                        data.n_train, o.batch_size, o.seed);
   FitOptions shown = o;
   if (dp.rank() != 0) shown.verbose = 0;
   auto recorder = std::make_shared<HistoryRecorder>();

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "loom/distributed/gradient_reducer.h"
 #include "loom/layers/layer.h"
 #include "loom/layers/training/backup.h"
 
@@ -108,6 +109,8 @@ struct FitOptions {
   // those of one process training with batch_size. Rank 0 alone prints
   // progress and writes backups; logs are over all ranks.
   DataParallelMode data_parallel = DataParallelMode::automatic;
+  // How gradients are reduced then: bucket size, overlap with backward.
+  distributed::ReducerOptions reducer;
 };
 
 // Per-epoch metric values by name ("loss", "accuracy", "val_loss", ...).
