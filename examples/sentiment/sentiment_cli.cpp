@@ -10,6 +10,7 @@
 #include <set>
 
 #include "loom/backends/registry.h"
+#include "loom/distributed/distributed.h"
 #include "loom/layers/text/synthetic.h"
 #include "loom/layers/training/backup.h"
 
@@ -376,11 +377,12 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
   f.valued["--patience"] = [&](auto& n, auto& v) { t.patience = static_cast<int>(parse_int(n, v, 0, 100000)); };
   f.valued["--seed"] = [&](auto& n, auto& v) { t.seed = static_cast<uint64_t>(parse_int(n, v, 0, INT64_MAX)); };
   f.valued["--backend"] = [&](auto& n, auto& v) {
-    // cuda: the model trains on cuda:0 (CUDA builds); else a CPU backend.
+    // cuda: the model trains on cuda:0 (CUDA builds; under mpirun, on the
+    // rank's GPU: cuda:<local rank>); else a CPU backend.
     std::vector<std::string> names = available_backends();
     if (cuda_built()) names.push_back("cuda");
     a.backend = parse_choice(n, v, names);
-    t.device = a.backend == "cuda" ? Device::cuda(0) : Device::cpu();
+    t.device = a.backend == "cuda" ? Device::cuda(distributed::local_rank()) : Device::cpu();
   };
   f.valued["--threads"] = [&](auto& n, auto& v) { a.threads = static_cast<int>(parse_int(n, v, 1, 1024)); };
   f.valued["--save"] = [&](auto& n, auto& v) { a.save_path = parse_path(n, v); };
@@ -604,7 +606,9 @@ const char* label_name(double probability, double threshold) {
 
 void apply_runtime(const std::string& backend, int threads) {
   if (backend == "cuda")
-    LOOM_CHECK(cuda_device_count() > 0, "--backend cuda: no CUDA device is visible");
+    LOOM_CHECK(cuda_device_count() > distributed::local_rank(),
+               "--backend cuda: {} CUDA device(s) visible, and this process needs cuda:{}",
+               cuda_device_count(), distributed::local_rank());
   else if (!backend.empty())
     set_cpu_backend(backend);
   if (threads > 0) set_num_threads(threads);

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     sentiment_cli::record_command_line(args);
     sentiment_cli::apply_runtime(args.backend, args.threads);
     std::cout << fmt::format("backend {} with {} thread(s)",
-                             args.backend == "cuda" ? "cuda (cuda:0)" : cpu_backend_name(),
+                             args.backend == "cuda" ? fmt::format("cuda (cuda:{})", distributed::local_rank())
+                                                    : cpu_backend_name(),
                              num_threads());
     if (distributed::initialized())
       std::cout << fmt::format(" per process, {} processes (data-parallel)", distributed::world_size());
