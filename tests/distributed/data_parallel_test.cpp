@@ -262,6 +262,28 @@ TEST(GradientReducer, StartsBucketsDuringBackward) {
         << model->parameters()[i]->name;
 }
 
+// NCCL (LOOM_WITH_NCCL): CUDA tensors are summed on the device, and fit()
+// on a GPU model matches fit() alone. One GPU per rank: on a machine with
+// one GPU, run it as a 1-rank job (scripts/gpu_check.sh does).
+TEST(CudaCollectives, NcclSumsDeviceTensorsAndFitMatchesOneProcess) {
+  if (cuda_device_count() < world_size()) GTEST_SKIP() << "needs one GPU per rank";
+  const int P = world_size();
+  std::vector<Tensor> t{Tensor::from_vector(std::vector<float>{1.0f, 2.0f * rank()}).cuda(rank())};
+  distributed::all_reduce(t);
+  EXPECT_EQ(t[0].cpu().to_vector<float>(),
+            (std::vector<float>{1.0f * P, static_cast<float>(P * (P - 1))}));
+  auto gpu_train = [](DataParallelMode mode) {
+    auto [x, y] = token_data(20, 6, 4);
+    auto model = bilstm(6, false);
+    model->to(Device::cuda(rank()));
+    model->fit(x, y, {.batch_size = 8, .epochs = 2, .seed = 3, .verbose = 0, .data_parallel = mode});
+    return model->get_weights();
+  };
+  std::vector<Tensor> parallel = gpu_train(DataParallelMode::on), alone = gpu_train(DataParallelMode::off);
+  for (size_t i = 0; i < alone.size(); ++i)
+    EXPECT_LE(max_abs_difference(parallel[i].cpu(), alone[i].cpu()), 1e-5) << "weight " << i;
+}
+
 }  // namespace
 }  // namespace loom::test
 
