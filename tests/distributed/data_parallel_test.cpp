@@ -204,13 +204,12 @@ TEST(DistributedSampler, EverySampleOncePerEpochInContiguousShares) {
                    .data_parallel = DataParallelMode::off});
   ASSERT_EQ(alone_recorder->steps.size(), 12u);
 
-  // Every rank's shares, batch by batch (an empty share records nothing,
-  // so gather the counts with the indices).
+  // This rank's share of each batch is the contiguous slice
+  // [count * r / P, count * (r + 1) / P) of one process's batch; a rank
+  // with an empty share computes nothing (the recorder sees no call).
   std::vector<int64_t> mine;
   const size_t batches = alone_recorder->steps.size();
   size_t k = 0;
-  // The rank computed a batch's share iff the share is non-empty: count
-  // the non-empty shares from the batch sizes.
   const int P = world_size(), r = rank();
   for (size_t b = 0; b < batches; ++b) {
     const int64_t count = static_cast<int64_t>(alone_recorder->steps[b].size());
