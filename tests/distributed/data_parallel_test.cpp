@@ -14,6 +14,7 @@
 
 #include "loom/distributed/distributed.h"
 #include "loom/distributed/gradient_reducer.h"
+#include "distributed/small_bilstm.h"
 #include "test_util.h"
 
 namespace loom::test {
@@ -54,39 +55,8 @@ TEST(Collectives, AllGatherKeepsRankOrderAndLengths) {
   distributed::barrier();
 }
 
-// Token ids (N,T), right-padded with 0 by up to 3 steps, and labels (N,1):
-// is token 1 more frequent than token 2.
-std::pair<Tensor, Tensor> token_data(int64_t N, int64_t T, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> ids(static_cast<size_t>(N * T), 0);
-  std::vector<float> y(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; ++n) {
-    int balance = 0;
-    for (int64_t t = 0; t < T - n % 4; ++t) {
-      const int32_t id = 1 + static_cast<int32_t>(rng() % 9);
-      ids[static_cast<size_t>(n * T + t)] = id;
-      balance += id == 1 ? 1 : id == 2 ? -1 : 0;
-    }
-    y[static_cast<size_t>(n)] = balance > 0 ? 1.0f : 0.0f;
-  }
-  return {Tensor::from_vector(ids, {N, T}), Tensor::from_vector(y, {N, 1})};
-}
-
-// Embedding(mask_zero) -> Dropout -> Bidirectional(LSTM with dropout and
-// recurrent dropout) -> Dense(1, sigmoid); the same weights on every call.
 std::shared_ptr<Model> bilstm(int64_t T, bool sparse_embedding) {
-  auto ids = Input({T}, DType::i32, "tokens");
-  SymbolicTensor e = Embedding::make({.input_dim = 10, .output_dim = 6, .mask_zero = true,
-                                      .sparse = sparse_embedding, .seed = 1},
-                                     "embed")(ids);
-  e = Dropout::make(0.2, "drop")(e);
-  SymbolicTensor h = Bidirectional::make(
-      LSTM::make({.units = 5, .dropout = 0.25, .recurrent_dropout = 0.25, .seed = 2}, "lstm"))(e);
-  SymbolicTensor out = Dense::make({.units = 1, .activation = "sigmoid", .seed = 3}, "out")(h);
-  auto model = std::make_shared<Model>(std::vector<SymbolicTensor>{ids},
-                                       std::vector<SymbolicTensor>{out}, "bilstm");
-  model->compile({.optimizer = "adam", .loss = "binary_crossentropy", .metrics = {"accuracy", "auc"}});
-  return model;
+  return small_bilstm(T, {.sparse_embedding = sparse_embedding});
 }
 
 struct Trained {

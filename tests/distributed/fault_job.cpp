@@ -14,42 +14,13 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <random>
 
 #include <loom/loom.h>
+#include "distributed/small_bilstm.h"
 
 using namespace loom;
 
 namespace {
-
-std::pair<Tensor, Tensor> token_data(int64_t N, int64_t T) {
-  std::mt19937_64 rng(8);
-  std::vector<int32_t> ids(static_cast<size_t>(N * T), 0);
-  std::vector<float> y(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; ++n) {
-    int balance = 0;
-    for (int64_t t = 0; t < T - n % 3; ++t) {
-      const int32_t id = 1 + static_cast<int32_t>(rng() % 9);
-      ids[static_cast<size_t>(n * T + t)] = id;
-      balance += id == 1 ? 1 : id == 2 ? -1 : 0;
-    }
-    y[static_cast<size_t>(n)] = balance > 0 ? 1.0f : 0.0f;
-  }
-  return {Tensor::from_vector(ids, {N, T}), Tensor::from_vector(y, {N, 1})};
-}
-
-std::shared_ptr<Model> bilstm(int64_t T, int64_t units) {
-  auto ids = Input({T}, DType::i32, "tokens");
-  SymbolicTensor e =
-      Embedding::make({.input_dim = 10, .output_dim = 6, .mask_zero = true, .seed = 1}, "embed")(ids);
-  SymbolicTensor h = Bidirectional::make(LSTM::make(
-      {.units = units, .dropout = 0.25, .recurrent_dropout = 0.25, .seed = 2}, "lstm"))(e);
-  SymbolicTensor out = Dense::make({.units = 1, .activation = "sigmoid", .seed = 3}, "out")(h);
-  auto model = std::make_shared<Model>(std::vector<SymbolicTensor>{ids},
-                                       std::vector<SymbolicTensor>{out}, "bilstm");
-  model->compile({.optimizer = "adam", .loss = "binary_crossentropy", .metrics = {"accuracy"}});
-  return model;
-}
 
 // Fails rank 1 at (epoch 2, batch 3), by an exception or by SIGKILL; "never"
 // is the same callback doing nothing (a resumed fit has the callbacks of
@@ -73,8 +44,8 @@ const int64_t kT = 7;
 
 std::vector<Tensor> train(const std::string& backup, DataParallelMode mode,
                           std::shared_ptr<Callback> fault, int64_t units = 4) {
-  auto [x, y] = token_data(64, kT);  // 8 batches of 8 per epoch
-  auto model = bilstm(kT, units);
+  auto [x, y] = test::token_data(64, kT, 8, 3);  // 8 batches of 8 per epoch
+  auto model = test::small_bilstm(kT, {.units = units, .input_dropout = 0});
   FitOptions o;
   o.batch_size = 8;
   o.epochs = 3;
