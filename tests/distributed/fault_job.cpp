@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
       std::vector<Tensor> resumed = train(backup, DataParallelMode::automatic, never);
       std::vector<Tensor> alone = train("", DataParallelMode::off, never);
       const double diff = max_abs_difference(resumed, alone);
-      std::printf("rank %d of %d: resumed run vs uninterrupted run, max |difference| %.3g\n",
-                  distributed::rank(), distributed::world_size(), diff);
+      std::printf("rank %d of %d (backend %s): resumed run vs uninterrupted run, max |difference| %.3g\n",
+                  distributed::rank(), distributed::world_size(), cpu_backend_name().c_str(), diff);
       return diff <= 1e-5 ? 0 : 1;
     }
     if (mode == "mismatch") {

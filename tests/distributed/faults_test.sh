@@ -9,7 +9,7 @@
 #     naming the rank; resuming with 2 processes ends as above;
 #  3. ranks that build different models fail at the start of fit() with an
 #     error naming the rank and the differing parameter.
-#   bash tests/distributed/faults_test.sh FAULT_JOB
+#   bash tests/distributed/faults_test.sh FAULT_JOB    (LOOM_BACKEND picks the CPU backend)
 set -uo pipefail
 job=${1:?usage: faults_test.sh FAULT_JOB}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +36,8 @@ expect_quick_failure() {  # WHAT
 expect_resume() {  # NP
   run "$1" resume "$dir/run.backup"
   [ "$rc" -eq 0 ] || fail "resume with $1 process(es) exited $rc"
-  echo "$out" | grep -q "resumed run vs uninterrupted run" || fail "resume with $1: no comparison printed"
+  echo "$out" | grep -q "(backend ${LOOM_BACKEND:-[a-z]*}): resumed run vs uninterrupted run" ||
+    fail "resume with $1: no comparison printed (on backend ${LOOM_BACKEND:-the default})"
 }
 
 # 1. A rank raises.
