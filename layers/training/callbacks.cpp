@@ -107,7 +107,7 @@ void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
     stopped_epoch_ = epoch;
     model.stop_training = true;
     if (o_.restore_best_weights && !best_weights_.empty()) {
-      if (o_.verbose > 0)
+      if (o_.verbose > 0 && distributed::is_primary())
         std::printf("Restoring model weights from the end of the best epoch: %d.\n", best_epoch_ + 1);
       model.set_weights(best_weights_);
     }
@@ -115,7 +115,7 @@ void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void EarlyStopping::on_train_end(const Logs&) {
-  if (stopped_epoch_ > 0 && o_.verbose > 0)
+  if (stopped_epoch_ > 0 && o_.verbose > 0 && distributed::is_primary())
     std::printf("Epoch %d: early stopping\n", stopped_epoch_ + 1);
   best_weights_.clear();  // copies of every weight; do not keep them alive
 }
@@ -248,7 +248,7 @@ void ReduceLROnPlateau::on_epoch_end(int epoch, Logs& logs) {
   if (static_cast<float>(old_lr) > static_cast<float>(o_.min_lr)) {
     double new_lr = std::max(old_lr * o_.factor, o_.min_lr);
     opt->set_learning_rate(new_lr);
-    if (o_.verbose > 0)
+    if (o_.verbose > 0 && distributed::is_primary())
       std::printf("\nEpoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1, new_lr);
     cooldown_counter_ = o_.cooldown;
     wait_ = 0;
@@ -309,8 +309,10 @@ void CSVLogger::on_train_end(const Logs&) { out_.close(); }
 void TerminateOnNaN::on_batch_end(int64_t batch, const Logs& logs) {
   auto it = logs.find("loss");
   if (it == logs.end() || std::isfinite(it->second)) return;
-  std::printf("Batch %lld: Invalid loss, terminating training\n", static_cast<long long>(batch));
-  std::fflush(stdout);
+  if (distributed::is_primary()) {  // under mpirun every rank sees the same loss
+    std::printf("Batch %lld: Invalid loss, terminating training\n", static_cast<long long>(batch));
+    std::fflush(stdout);
+  }
   terminated_ = true;
   require_model("TerminateOnNaN").stop_training = true;
 }
