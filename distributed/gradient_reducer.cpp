@@ -16,12 +16,6 @@ Tensor region(const Tensor& buffer, const Shape& shape, int64_t offset) {
   return make_view(buffer, shape, contiguous_strides(shape), buffer.impl()->offset + offset);
 }
 
-int64_t numel_of(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
 ReducerTotals& totals() {
   static ReducerTotals t;
   return t;
