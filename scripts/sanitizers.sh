@@ -16,7 +16,8 @@
 #              with its own (unsanitized) flags; the install tests run in the
 #              normal build.
 # The CUDA backend is not built here (no GPU on CI; its host-side code is
-# tested in the normal build).
+# tested in the normal build). MPI is: the distributed tests run their
+# mpirun jobs with every rank sanitized (the ranks inherit ASAN_OPTIONS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:?usage: scripts/sanitizers.sh asan|tsan}
@@ -42,7 +43,7 @@ case "$MODE" in
   asan)
     BUILD_DIR=${BUILD_DIR:-build-asan}
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOOM_SANITIZE=address,undefined \
-      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF -DLOOM_WITH_HDF5=ON "${launcher[@]}"
+      -DLOOM_WITH_ONEDNN=ON -DLOOM_WITH_CUDA=OFF -DLOOM_WITH_HDF5=ON -DLOOM_WITH_MPI=ON "${launcher[@]}"
     cmake --build "$BUILD_DIR" -j"$JOBS"
     cd "$BUILD_DIR"
     # keras_roundtrip: Keras in Python checks the files Loom writes; the
