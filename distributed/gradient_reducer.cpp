@@ -29,7 +29,9 @@ GradientReducer::GradientReducer(std::vector<ParameterPtr> params, ReducerOption
     : options_(options) {
   // Reverse order: the last layers' gradients are final first.
   std::reverse(params.begin(), params.end());
-  int64_t bucket_elems = 0;
+  // Slots first (offsets within their bucket), buffers once every bucket's size is known.
+  std::vector<int64_t> sizes;  // elements per bucket
+  const Tensor* last = nullptr;  // a parameter of the current bucket: its dtype and device
   for (const ParameterPtr& p : params) {
     if (!p->trainable || !p->value.defined()) continue;
     if (p->touched_rows || (p->row_sparse_gradient && p->value.device().kind == DeviceKind::cpu &&
@@ -38,28 +40,23 @@ GradientReducer::GradientReducer(std::vector<ParameterPtr> params, ReducerOption
       continue;
     }
     const Tensor& v = p->value;
-    const int64_t n = v.numel();
-    const bool fits = !buckets_.empty() &&
-                      (bucket_elems + n) * static_cast<int64_t>(dtype_size(v.dtype())) <=
-                          options_.bucket_bytes;
-    const bool same_kind = !buckets_.empty() && buckets_.back().buffer.dtype() == v.dtype() &&
-                           buckets_.back().buffer.device() == v.device();
-    if (!fits || !same_kind) {
-      if (!buckets_.empty())
-        buckets_.back().buffer = Tensor::zeros({bucket_elems}, buckets_.back().buffer.dtype(),
-                                               buckets_.back().buffer.device());
+    const bool joins = last && last->dtype() == v.dtype() && last->device() == v.device() &&
+                       (sizes.back() + v.numel()) * static_cast<int64_t>(dtype_size(v.dtype())) <=
+                           options_.bucket_bytes;
+    if (!joins) {
+      sizes.push_back(0);
       buckets_.emplace_back();
-      buckets_.back().buffer = Tensor::empty({0}, v.dtype(), v.device());  // dtype/device tag
-      bucket_elems = 0;
     }
+    last = &v;
     slot_of_[v.impl()] = slots_.size();
-    slots_.push_back({p, static_cast<int>(buckets_.size() - 1), bucket_elems, false});
+    slots_.push_back({p, static_cast<int>(buckets_.size() - 1), sizes.back(), false});
     buckets_.back().slots.push_back(slots_.size() - 1);
-    bucket_elems += n;
+    sizes.back() += v.numel();
   }
-  if (!buckets_.empty())
-    buckets_.back().buffer = Tensor::zeros({bucket_elems}, buckets_.back().buffer.dtype(),
-                                           buckets_.back().buffer.device());
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    const Tensor& v = slots_[buckets_[b].slots.front()].param->value;
+    buckets_[b].buffer = Tensor::zeros({sizes[b]}, v.dtype(), v.device());
+  }
 }
 
 std::unique_ptr<GradientReadyHook> GradientReducer::watch_backward() {
@@ -71,10 +68,7 @@ std::unique_ptr<GradientReadyHook> GradientReducer::watch_backward() {
 
 void GradientReducer::reset() {
   for (Slot& s : slots_) s.ready = false;
-  for (Bucket& b : buckets_) {
-    b.ready_count = 0;
-    b.started = false;
-  }
+  for (Bucket& b : buckets_) b.ready_count = 0;
   next_bucket_ = 0;
   stats_ = {};
 }
@@ -115,7 +109,6 @@ void GradientReducer::start(Bucket& b) {
   }
   b.pending = start_all_reduce(b.buffer.raw_data(), b.buffer.numel(), b.buffer.dtype(),
                                b.buffer.device());
-  b.started = true;
   stats_.bytes += b.buffer.numel() * static_cast<int64_t>(dtype_size(b.buffer.dtype()));
   ++stats_.buckets;
 }

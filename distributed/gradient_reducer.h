@@ -83,7 +83,6 @@ class GradientReducer {
     std::vector<size_t> slots;
     Tensor buffer;  // 1-D, the bucket's gradients end to end
     int ready_count = 0;
-    bool started = false;
     PendingReduce pending;
   };
   void gradient_ready(const TensorImpl& leaf);
