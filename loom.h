@@ -10,6 +10,7 @@
 // autograd/: tensors, the tape, differentiable ops, gradient checks
 #include "loom/autograd/gradcheck.h"
 #include "loom/autograd/ops.h"
+#include "loom/autograd/precision.h"
 #include "loom/autograd/parameter.h"
 #include "loom/autograd/tape.h"
 #include "loom/autograd/tensor.h"
@@ -31,6 +32,7 @@
 #include "loom/layers/global_average_pooling1d.h"
 #include "loom/layers/global_max_pooling1d.h"
 #include "loom/layers/layer.h"
+#include "loom/layers/precision_policy.h"
 #include "loom/layers/layer_factory.h"
 #include "loom/layers/masking.h"
 #include "loom/layers/spatial_dropout1d.h"

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "loom/backends/types.h"
 
@@ -49,6 +50,11 @@ struct GemmDesc {
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // between batch items
   double alpha = 1.0, beta = 0.0;
+  // Mixed precision (f32 only): bf16 or f16 rounds every element of A and B
+  // to that format before the product, which accumulates in f32 (tensor
+  // cores, oneDNN's bf16 matmul). f32 = no rounding. A backend without such
+  // a product rounds copies of A and B (round_gemm_operands) and runs f32.
+  DType compute = DType::f32;
 };
 
 // ---- recurrent layers -------------------------------------------------------------
@@ -107,6 +113,11 @@ struct RnnDesc {
   bool input_dropout = false;      // a (B,F) variational mask multiplies x
   bool recurrent_dropout = false;  // a (B,H) mask multiplies h where it enters h U
   bool training = false;           // a backward pass will follow
+  // Mixed precision (f32 only): bf16 or f16 rounds x, the states and the
+  // weights to that format wherever they enter a product (f32 accumulation,
+  // the cell state and the element-wise gate math stay f32), in the forward
+  // and the backward pass. f32 = no rounding.
+  DType compute = DType::f32;
 
   int64_t gates() const {  // G
     return cell == RnnCellKind::lstm ? 4 : cell == RnnCellKind::gru ? 3 : 1;
@@ -246,6 +257,17 @@ struct AdamUpdate {
   double scale = 1, clip = 0, lr = 0, weight_decay = 0, alpha = 0;
   double one_minus_b1 = 0, one_minus_b2 = 0, epsilon = 0;
 };
+
+// Host copies of a mixed-precision product's A and B with every element
+// rounded to desc.compute (bf16 or f16), for backends whose own product
+// cannot round: gemm(rounded.desc, rounded.a.data(), rounded.b.data(), c)
+// is then the mixed product, in f32. Each operand is copied as the
+// contiguous (rows, cols) it is stored as; a stride-0 (shared) operand once.
+struct RoundedGemmOperands {
+  GemmDesc desc;  // compute f32, contiguous operands
+  std::vector<float> a, b;
+};
+RoundedGemmOperands round_gemm_operands(const GemmDesc& desc, const float* a, const float* b);
 
 class Backend {
  public:

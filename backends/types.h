@@ -37,7 +37,11 @@ template <typename... Args>
 
 // ---- element types -----------------------------------------------------------
 
-enum class DType : uint8_t { f32, f64, i32, i64 };
+// bf16 and f16 are storage formats (backends/half.h): tensors of them are
+// made by casting and cast back; kernels compute in f32 or f64, so only
+// copy() (conversion) takes them. Mixed precision rounds the operands of
+// products to them instead (GemmDesc::compute, RnnDesc::compute).
+enum class DType : uint8_t { f32, f64, i32, i64, bf16, f16 };
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {
@@ -45,11 +49,16 @@ constexpr size_t dtype_size(DType t) {
     case DType::f64: return 8;
     case DType::i32: return 4;
     case DType::i64: return 8;
+    case DType::bf16: return 2;
+    case DType::f16: return 2;
   }
   return 0;
 }
 
+// The floating dtypes kernels compute in (and gradients flow through).
 constexpr bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
+// The 16-bit floating storage formats.
+constexpr bool is_half_float(DType t) { return t == DType::bf16 || t == DType::f16; }
 
 const char* dtype_name(DType t);
 
@@ -67,8 +76,11 @@ decltype(auto) dispatch_dtype(DType t, Fn&& fn) {
     case DType::f64: return fn(double{});
     case DType::i32: return fn(int32_t{});
     case DType::i64: return fn(int64_t{});
+    case DType::bf16:
+    case DType::f16: break;
   }
-  fail("dispatch_dtype: unknown dtype");
+  fail("{} is a storage dtype: this kernel computes in f32 or f64 (cast the tensor first)",
+       dtype_name(t));
 }
 
 template <typename Fn>

@@ -57,6 +57,7 @@ struct Args {
   std::string config;
   bool json = false, print_config = false, breakdown = false;
   bool sparse_embedding = false;
+  std::string precision = "float32";  // a dtype policy: float32, mixed_bfloat16, mixed_float16
 };
 
 struct Preset {
@@ -82,7 +83,8 @@ void usage(std::FILE* to) {
       "         [--cell lstm|gru|simplernn] [--bidirectional] [--batch B] [--timesteps T]\n"
       "         [--features F] [--units H] [--vocab V] [--dropout R] [--recurrent-dropout R]\n"
       "         [--backend NAME] [--threads N] [--warmup N] [--steps N] [--seed S]\n"
-      "         [--sparse-embedding] [--json] [--breakdown] [--print-config]\n");
+      "         [--sparse-embedding] [--precision float32|mixed_bfloat16|mixed_float16]\n"
+      "         [--json] [--breakdown] [--print-config]\n");
 }
 
 Args parse_args(int argc, char** argv) {
@@ -157,6 +159,7 @@ Args parse_args(int argc, char** argv) {
       {"--breakdown", [&] { a.breakdown = true; }},
       {"--print-config", [&] { a.print_config = true; }},
       {"--sparse-embedding", [&] { a.sparse_embedding = true; }},
+      {"--precision", [&] { a.precision = DTypePolicy::parse(value()).name; }},
   };
   for (; i < argc; ++i) {
     flag = argv[i];
@@ -233,6 +236,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    set_global_policy(a.precision);  // before the layers are made
     // --backend cuda runs the model on cuda:0; any other name picks the CPU backend.
     const bool gpu = a.backend == "cuda";
     LOOM_CHECK(!gpu || cuda_device_count() > 0,
@@ -334,10 +338,10 @@ int main(int argc, char** argv) {
     std::string line = fmt::format(
         "loom cell={} threads={} median_ms={:.2f} tokens_per_s={:.0f} bidirectional={} batch={} "
         "timesteps={} features={} units={} vocab={} dropout={} recurrent_dropout={} backend={} "
-        "embedding={}",
+        "embedding={} precision={}",
         a.cell, a.threads, med, tps, a.bidirectional ? 1 : 0, a.batch, a.timesteps, a.features,
         a.units, a.vocab, a.dropout, a.recurrent_dropout, backend,
-        a.sparse_embedding ? "sparse" : "dense");
+        a.sparse_embedding ? "sparse" : "dense", a.precision);
     auto phase_median = [&](double Phases::*f) {
       std::vector<double> v;
       for (const Phases& p : phases) v.push_back(p.*f);
@@ -355,6 +359,7 @@ int main(int argc, char** argv) {
       Json j = Json::object({{"framework", "loom"},
                              {"backend", backend},
                              {"cell", a.cell},
+                             {"precision", a.precision},
                              {"bidirectional", a.bidirectional},
                              {"batch", a.batch},
                              {"timesteps", a.timesteps},

@@ -18,6 +18,8 @@ MPI_Datatype mpi_type(DType t) {
     case DType::f64: return MPI_DOUBLE;
     case DType::i32: return MPI_INT32_T;
     case DType::i64: return MPI_INT64_T;
+    case DType::bf16:
+    case DType::f16: break;  // MPI has no 16-bit float
   }
   fail("distributed: no MPI type for dtype {}", dtype_name(t));
 }

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "loom/autograd/precision.h"
 #include "loom/backends/registry.h"
 
 namespace loom {
@@ -166,6 +167,8 @@ struct RecordingLosses {
 };
 }  // namespace
 
+void Layer::set_dtype_policy(const std::string& name) { policy_ = DTypePolicy::parse(name); }
+
 LayerOutput Layer::operator()(const std::vector<Tensor>& inputs_in,
                               const std::vector<Tensor>& masks_in, const CallContext& ctx) {
   LOOM_CHECK(!inputs_in.empty(), "{}: called with no inputs", describe());
@@ -203,6 +206,7 @@ LayerOutput Layer::operator()(const std::vector<Tensor>& inputs_in,
   // the call records them (CallContext::record_losses); see add_loss.
   RecordingLosses recording(ctx.record_losses);
   if (ctx.record_losses) call_losses_.clear();
+  ComputePrecisionScope precision(policy_.compute);
   LayerOutput out = call_with_masks(inputs, masks, ctx);
   LOOM_CHECK(out.masks.size() <= out.tensors.size(),
              "{}: compute_mask returned {} masks for {} outputs", describe(), out.masks.size(),

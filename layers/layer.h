@@ -34,6 +34,7 @@
 #include "loom/autograd/ops.h"
 #include "loom/autograd/parameter.h"
 #include "loom/autograd/tensor.h"
+#include "loom/layers/precision_policy.h"
 
 namespace loom {
 
@@ -151,6 +152,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
   DType dtype() const { return dtype_; }
   // Fixes the dtype (Keras `dtype=`); only before the layer is built.
   void set_dtype(DType dtype);
+  // The mixed-precision policy (layers/precision_policy.h): the global
+  // policy when the layer was made, unless set here ("float32",
+  // "mixed_bfloat16", "mixed_float16"). Calls run their products in its
+  // compute precision; the weights stay in dtype().
+  const DTypePolicy& dtype_policy() const { return policy_; }
+  void set_dtype_policy(const std::string& name);
   // Shapes and dtypes the layer was built from (empty before build).
   const std::vector<Shape>& build_input_shapes() const { return build_shapes_; }
   const std::vector<DType>& build_input_dtypes() const { return build_dtypes_; }
@@ -244,6 +251,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool built_ = false;
   bool trainable_ = true;
   DType dtype_ = DType::f32;
+  DTypePolicy policy_ = global_policy();
   bool dtype_fixed_ = false;
   std::vector<Shape> build_shapes_;
   std::vector<DType> build_dtypes_;

@@ -6,6 +6,7 @@
 //
 // Transposed views are passed to the GEMM as transposed operands, not copied.
 #include "loom/autograd/ops.h"
+#include "loom/autograd/precision.h"
 #include "loom/backends/registry.h"
 
 namespace loom {
@@ -42,8 +43,9 @@ Operand as_operand(const Tensor& x) {
   return op;
 }
 
-// out = a @ b with the shapes above, no recording.
-Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
+// out = a @ b with the shapes above, no recording; operands rounded to
+// `compute` (autograd/precision.h).
+Tensor matmul_kernel(const Tensor& a, const Tensor& b, DType compute) {
   const int64_t M = a.dim(-2), K = a.dim(-1), N = b.dim(-1);
   const bool batched = a.ndim() == 3;
   const int64_t B = batched ? a.dim(0) : 1;
@@ -53,6 +55,7 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
   Operand A = as_operand(a), Bo = as_operand(b);
   GemmDesc d;
   d.dtype = a.dtype();
+  d.compute = compute;
   d.M = M; d.N = N; d.K = K;
   d.trans_a = A.trans; d.trans_b = Bo.trans;
   d.lda = A.ld; d.ldb = Bo.ld; d.ldc = N;
@@ -79,22 +82,23 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   LOOM_CHECK(a.dtype() == b.dtype(), "matmul: dtype mismatch: {} {} x {} {}", dtype_name(a.dtype()),
              shape_str(a.shape()), dtype_name(b.dtype()), shape_str(b.shape()));
   LOOM_CHECK(is_floating(a.dtype()), "matmul: expected f32 or f64, got {}", dtype_name(a.dtype()));
-  Tensor out = matmul_kernel(a, b);
+  const DType compute = compute_precision_for(a.dtype());
+  Tensor out = matmul_kernel(a, b, compute);
   if (!any_requires_grad({a, b})) return out;
   Tensor ad = b.requires_grad() ? a.detach() : Tensor();
   Tensor bd = a.requires_grad() ? b.detach() : Tensor();
   const bool b_shared = a.ndim() == 3 && b.ndim() == 2;
-  return record("matmul", {a, b}, out, [ad, bd, b_shared](const Tensor& d) {
+  return record("matmul", {a, b}, out, [ad, bd, b_shared, compute](const Tensor& d) {
     Tensor da, db;
-    if (bd.defined()) da = matmul_kernel(d, transpose(bd, -1, -2));
+    if (bd.defined()) da = matmul_kernel(d, transpose(bd, -1, -2), compute);
     if (ad.defined()) {
       if (b_shared) {
         // b was shared across the batch: fold the batch into the rows.
         const int64_t rows = ad.dim(0) * ad.dim(1);
         db = matmul_kernel(transpose(ad.reshape({rows, ad.dim(2)}), 0, 1),
-                           d.reshape({rows, d.dim(2)}));
+                           d.reshape({rows, d.dim(2)}), compute);
       } else {
-        db = matmul_kernel(transpose(ad, -1, -2), d);
+        db = matmul_kernel(transpose(ad, -1, -2), d, compute);
       }
     }
     return std::vector<Tensor>{da, db};

@@ -43,6 +43,14 @@
 //     cotangent joins dhT as the primitive's diff_dst_iter;
 //   - oneDNN accumulates into its weight and bias gradients: they are zeroed
 //     before every backward call (and the packed segments share them).
+//
+// Mixed precision (RnnDesc::compute bf16) runs oneDNN's bf16 primitive
+// where this oneDNN and CPU have a native one (decided once, see
+// bf16_native): x, h, y and the weights are bf16 inside the primitive (the
+// f32 ones are converted on the way in and back, the weights by the reorder
+// the f32 path makes anyway), the cell state, bias and gradients stay f32.
+// f16, and bf16 without a native primitive, are declined: the explicit BPTT
+// then rounds its products' operands instead.
 #include "loom/backends/onednn/onednn_rnn.h"
 
 #include <algorithm>
@@ -56,6 +64,7 @@
 #include "loom/backends/onednn/dnnl_compat.h"
 #include "loom/backends/onednn/rnn_layout.h"
 #include "loom/backends/buffer.h"
+#include "loom/backends/half.h"
 #include "loom/backends/reference/parallel.h"
 
 namespace loom::onednn {
@@ -73,6 +82,7 @@ struct RnnKey {
   RnnActivation activation;
   bool backwards;
   bool training;
+  bool bf16;  // RnnDesc::compute bf16: the bf16 primitive (f32 diffs and cell state)
   int64_t B, T, F, H;
   auto operator<=>(const RnnKey&) const = default;
 };
@@ -100,12 +110,14 @@ struct RnnPlan {
   RnnKey key;
   int G = 1, Gb = 1;
   bool lstm = false;
-  memory::desc x_md, y_md, iter_md;  // ntc (T,B,F), ntc (T,B,H), ldnc (1,1,B,H)
+  memory::desc x_md, y_md, iter_md;  // ntc (T,B,F), ntc (T,B,H), ldnc (1,1,B,H): f32 or bf16
+  memory::desc dx_md, dy_md, diter_md;  // the same in f32: gradients, and the LSTM cell state
   memory::desc wl_user, wi_user;     // ldigo (1,1,F,G,H), (1,1,H,G,H): Keras's layout
   memory::desc bias_md;              // ldgo (1,1,Gb,H)
   dnnl::primitive fwd, bwd;
   memory::desc fwd_wl, fwd_wi, bwd_wl, bwd_wi, ws_md;  // the layouts the primitives chose
   memory::desc fwd_scratch, bwd_scratch;  // scratch each execute needs (user-managed)
+  std::string impl;  // the forward primitive's implementation ("brgemm:avx512_core_bf16", ...)
   Buffer zeros;  // read-only zeros for absent inputs: max(B*T*H, Gb*H) floats
 };
 
@@ -123,20 +135,32 @@ std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, Backend& backend,
              "onednn rnn: {} gates are not in oneDNN's order; permute the kernels first",
              rnn_cell_kind_name(d.cell));
   const memory::dim G = p->G;
-  p->x_md = memory::desc({T, B, F}, dt::f32, memory::dims{F, T * F, 1});
-  p->y_md = memory::desc({T, B, H}, dt::f32, memory::dims{H, T * H, 1});
-  p->iter_md = memory::desc({1, 1, B, H}, dt::f32, tag::ldnc);
+  // bf16 (oneDNN 2.6 and later, on CPUs with AVX-512 BF16, AMX, or an
+  // AVX-512 emulation): x, h, y and the weights in bf16, accumulation and
+  // the gate math in f32, and f32 for the cell state, the bias and every
+  // gradient (the only bf16 training configuration 2.6 accepts: it rejects
+  // bf16 gradients).
+  const dt data = key.bf16 ? dt::bf16 : dt::f32;
+  p->x_md = memory::desc({T, B, F}, data, memory::dims{F, T * F, 1});
+  p->y_md = memory::desc({T, B, H}, data, memory::dims{H, T * H, 1});
+  p->iter_md = memory::desc({1, 1, B, H}, data, tag::ldnc);
+  p->dx_md = memory::desc({T, B, F}, dt::f32, memory::dims{F, T * F, 1});
+  p->dy_md = memory::desc({T, B, H}, dt::f32, memory::dims{H, T * H, 1});
+  p->diter_md = memory::desc({1, 1, B, H}, dt::f32, tag::ldnc);
   p->wl_user = memory::desc({1, 1, F, G, H}, dt::f32, tag::ldigo);
   p->wi_user = memory::desc({1, 1, H, G, H}, dt::f32, tag::ldigo);
   p->bias_md = memory::desc({1, 1, p->Gb, H}, dt::f32, tag::ldgo);
 
   RnnMemoryDescs m;
-  m.src_layer = m.diff_src_layer = p->x_md;
-  m.dst_layer = m.diff_dst_layer = p->y_md;
-  m.src_iter = m.dst_iter = m.diff_src_iter = m.diff_dst_iter = p->iter_md;
-  if (p->lstm) m.src_iter_c = m.dst_iter_c = m.diff_src_iter_c = m.diff_dst_iter_c = p->iter_md;
-  m.weights_layer = memory::desc({1, 1, F, G, H}, dt::f32, tag::any);
-  m.weights_iter = memory::desc({1, 1, H, G, H}, dt::f32, tag::any);
+  m.src_layer = p->x_md;
+  m.diff_src_layer = p->dx_md;
+  m.dst_layer = p->y_md;
+  m.diff_dst_layer = p->dy_md;
+  m.src_iter = m.dst_iter = p->iter_md;
+  m.diff_src_iter = m.diff_dst_iter = p->diter_md;
+  if (p->lstm) m.src_iter_c = m.dst_iter_c = m.diff_src_iter_c = m.diff_dst_iter_c = p->diter_md;
+  m.weights_layer = memory::desc({1, 1, F, G, H}, data, tag::any);
+  m.weights_iter = memory::desc({1, 1, H, G, H}, data, tag::any);
   // The weight gradients are asked for in Keras's layout, so they land in
   // the caller's buffers without a reorder.
   m.diff_weights_layer = p->wl_user;
@@ -149,8 +173,8 @@ std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, Backend& backend,
     pds = make_rnn_primitive_descs(eng, dnnl_cell(d), dnnl_activation(d.activation), dir,
                                    key.training, m);
   } catch (const dnnl::error& e) {
-    fail("onednn rnn: oneDNN rejected {} B={} T={} F={} H={}: {}", rnn_cell_kind_name(d.cell), B,
-         T, F, H, e.what());
+    fail("onednn rnn: oneDNN rejected {} {} B={} T={} F={} H={}: {}", key.bf16 ? "bf16" : "f32",
+         rnn_cell_kind_name(d.cell), B, T, F, H, e.what());
   }
   auto md = [](const dnnl::primitive_desc& pd, int arg) {
     return pd.query_md(dnnl::query::exec_arg_md, arg);
@@ -159,6 +183,7 @@ std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, Backend& backend,
   p->fwd_wl = md(pds.fwd, DNNL_ARG_WEIGHTS_LAYER);
   p->fwd_wi = md(pds.fwd, DNNL_ARG_WEIGHTS_ITER);
   p->fwd_scratch = pds.fwd.scratchpad_desc();
+  p->impl = pds.fwd.impl_info_str();
   if (key.training) {
     p->ws_md = pds.fwd.workspace_desc();
     p->bwd = dnnl::primitive(pds.bwd);
@@ -260,6 +285,18 @@ void copy_floats(const float* src, float* dst, int64_t n) {
   });
 }
 
+// f32 <-> bf16 (round to nearest even), for a bf16 plan's data tensors.
+void floats_to_bf16(const float* src, uint16_t* dst, int64_t n) {
+  ref::parallel_for(n, 65536, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dst[i] = float_to_bf16_bits(src[i]);
+  });
+}
+void bf16_to_floats(const uint16_t* src, float* dst, int64_t n) {
+  ref::parallel_for(n, 65536, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dst[i] = bf16_bits_to_float(src[i]);
+  });
+}
+
 // x (B,T,F) times the (B,F) mask at every step, into dst (dst may be x).
 void times_input_mask(const float* x, const float* mask, float* dst, int64_t B, int64_t T,
                       int64_t F) {
@@ -319,7 +356,7 @@ struct RnnRunner::State {
   // the direction `backwards`.
   std::shared_ptr<RnnPlan> plan_for(const RnnDesc& d, int64_t B, int64_t T, bool backwards) {
     const RnnKey key{d.cell, d.cell == RnnCellKind::gru && d.reset_after, d.activation,
-                     backwards, d.training, B, T, d.F, d.H};
+                     backwards, d.training, d.compute == DType::bf16, B, T, d.F, d.H};
     std::lock_guard<std::mutex> lock(mu);
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
@@ -376,47 +413,80 @@ struct RnnRunner::State {
     run.stream.wait();  // the scratchpad is freed on return
   }
 
+  // A bf16 plan's data tensors (x, h, y) as bf16 copies of the run's f32
+  // ones: converted on the way in, and back into the f32 buffers after the
+  // primitive (exactly: they hold bf16 values). An f32 plan uses the run's.
+  struct DataCopies {
+    std::vector<Buffer> hold;
+    std::vector<std::pair<const uint16_t*, float*>> back;  // bf16 output -> f32
+    std::vector<int64_t> back_n;
+  };
+  const void* data_in(const RnnPlan& p, DataCopies& c, const float* src, int64_t n) {
+    if (!p.key.bf16) return src;
+    c.hold.push_back(Buffer(*backend, n * sizeof(uint16_t)));
+    floats_to_bf16(src, c.hold.back().as<uint16_t>(), n);
+    return c.hold.back().data();
+  }
+  void* data_out(const RnnPlan& p, DataCopies& c, float* dst, int64_t n) {
+    if (!p.key.bf16) return dst;
+    c.hold.push_back(Buffer(*backend, n * sizeof(uint16_t)));
+    c.back.emplace_back(c.hold.back().as<uint16_t>(), dst);
+    c.back_n.push_back(n);
+    return c.hold.back().data();
+  }
+  static void copy_back(DataCopies& c) {
+    for (size_t i = 0; i < c.back.size(); ++i)
+      bf16_to_floats(c.back[i].first, c.back[i].second, c.back_n[i]);
+  }
+  // Elements of the run's x (n,L,F), y (n,L,H) and one state (n,H).
+  static int64_t x_elems(const RnnPlan& p) { return p.key.B * p.key.T * p.key.F; }
+  static int64_t y_elems(const RnnPlan& p) { return p.key.B * p.key.T * p.key.H; }
+  static int64_t state_elems(const RnnPlan& p) { return p.key.B * p.key.H; }
+
   void forward(Run& run, const RnnPlan& p, const DenseRun& r) {
+    DataCopies c;
     std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC_LAYER, wrap(p.x_md, r.x)},
-        {DNNL_ARG_SRC_ITER, wrap(p.iter_md, r.h0)},
+        {DNNL_ARG_SRC_LAYER, wrap(p.x_md, data_in(p, c, r.x, x_elems(p)))},
+        {DNNL_ARG_SRC_ITER, wrap(p.iter_md, data_in(p, c, r.h0, state_elems(p)))},
         {DNNL_ARG_WEIGHTS_LAYER, weights(run.stream, run.wl, p.fwd_wl)},
         {DNNL_ARG_WEIGHTS_ITER, weights(run.stream, run.wi, p.fwd_wi)},
         {DNNL_ARG_BIAS, wrap(p.bias_md, r.bias)},
-        {DNNL_ARG_DST_LAYER, wrap(p.y_md, r.dst_layer)},
-        {DNNL_ARG_DST_ITER, wrap(p.iter_md, r.dst_iter)},
+        {DNNL_ARG_DST_LAYER, wrap(p.y_md, data_out(p, c, r.dst_layer, y_elems(p)))},
+        {DNNL_ARG_DST_ITER, wrap(p.iter_md, data_out(p, c, r.dst_iter, state_elems(p)))},
     };
     if (p.lstm) {
-      args.emplace(DNNL_ARG_SRC_ITER_C, wrap(p.iter_md, r.c0));
-      args.emplace(DNNL_ARG_DST_ITER_C, wrap(p.iter_md, r.dst_iter_c));
+      args.emplace(DNNL_ARG_SRC_ITER_C, wrap(p.diter_md, r.c0));
+      args.emplace(DNNL_ARG_DST_ITER_C, wrap(p.diter_md, r.dst_iter_c));
     }
     if (p.key.training) args.emplace(DNNL_ARG_WORKSPACE, wrap(p.ws_md, r.ws));
     execute(run, p.fwd, p.fwd_scratch, args);
+    copy_back(c);
   }
 
   void backward(Run& run, const RnnPlan& p, const DenseRun& r) {
+    DataCopies c;
     std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC_LAYER, wrap(p.x_md, r.x)},
-        {DNNL_ARG_SRC_ITER, wrap(p.iter_md, r.h0)},
+        {DNNL_ARG_SRC_LAYER, wrap(p.x_md, data_in(p, c, r.x, x_elems(p)))},
+        {DNNL_ARG_SRC_ITER, wrap(p.iter_md, data_in(p, c, r.h0, state_elems(p)))},
         {DNNL_ARG_WEIGHTS_LAYER, weights(run.stream, run.wl, p.bwd_wl)},
         {DNNL_ARG_WEIGHTS_ITER, weights(run.stream, run.wi, p.bwd_wi)},
         {DNNL_ARG_BIAS, wrap(p.bias_md, r.bias)},
-        {DNNL_ARG_DST_LAYER, wrap(p.y_md, r.dst_layer)},
-        {DNNL_ARG_DST_ITER, wrap(p.iter_md, r.dst_iter)},
+        {DNNL_ARG_DST_LAYER, wrap(p.y_md, data_in(p, c, r.dst_layer, y_elems(p)))},
+        {DNNL_ARG_DST_ITER, wrap(p.iter_md, data_in(p, c, r.dst_iter, state_elems(p)))},
         {DNNL_ARG_WORKSPACE, wrap(p.ws_md, r.ws)},
-        {DNNL_ARG_DIFF_SRC_LAYER, wrap(p.x_md, r.dx)},
-        {DNNL_ARG_DIFF_SRC_ITER, wrap(p.iter_md, r.dh0)},
+        {DNNL_ARG_DIFF_SRC_LAYER, wrap(p.dx_md, r.dx)},
+        {DNNL_ARG_DIFF_SRC_ITER, wrap(p.diter_md, r.dh0)},
         {DNNL_ARG_DIFF_WEIGHTS_LAYER, wrap(p.wl_user, r.dwl)},
         {DNNL_ARG_DIFF_WEIGHTS_ITER, wrap(p.wi_user, r.dwi)},
         {DNNL_ARG_DIFF_BIAS, wrap(p.bias_md, r.db)},
-        {DNNL_ARG_DIFF_DST_LAYER, wrap(p.y_md, r.ddst_layer)},
-        {DNNL_ARG_DIFF_DST_ITER, wrap(p.iter_md, r.ddst_iter)},
+        {DNNL_ARG_DIFF_DST_LAYER, wrap(p.dy_md, r.ddst_layer)},
+        {DNNL_ARG_DIFF_DST_ITER, wrap(p.diter_md, r.ddst_iter)},
     };
     if (p.lstm) {
-      args.emplace(DNNL_ARG_SRC_ITER_C, wrap(p.iter_md, r.c0));
-      args.emplace(DNNL_ARG_DST_ITER_C, wrap(p.iter_md, r.dst_iter_c));
-      args.emplace(DNNL_ARG_DIFF_SRC_ITER_C, wrap(p.iter_md, r.dc0));
-      args.emplace(DNNL_ARG_DIFF_DST_ITER_C, wrap(p.iter_md, r.ddst_iter_c));
+      args.emplace(DNNL_ARG_SRC_ITER_C, wrap(p.diter_md, r.c0));
+      args.emplace(DNNL_ARG_DST_ITER_C, wrap(p.diter_md, r.dst_iter_c));
+      args.emplace(DNNL_ARG_DIFF_SRC_ITER_C, wrap(p.diter_md, r.dc0));
+      args.emplace(DNNL_ARG_DIFF_DST_ITER_C, wrap(p.diter_md, r.ddst_iter_c));
     }
     execute(run, p.bwd, p.bwd_scratch, args);
   }
@@ -479,6 +549,7 @@ RnnRunner::Stats RnnRunner::stats() const {
 // explicit BPTT itself.
 bool RnnRunner::supports(const RnnDesc& d) const {
   if (d.dtype != DType::f32) return false;
+  if (d.compute != DType::f32 && !(d.compute == DType::bf16 && bf16_native())) return false;
   if (d.recurrent_dropout) return false;
   if (d.B <= 0 || d.T <= 0 || d.F <= 0 || d.H <= 0) return false;
   switch (d.cell) {
@@ -491,6 +562,27 @@ bool RnnRunner::supports(const RnnDesc& d) const {
              d.activation == RnnActivation::sigmoid;
   }
   return false;
+}
+
+// Whether this oneDNN has a native bf16 LSTM training primitive on this CPU
+// (AVX-512 BF16, AMX, or its AVX-512 emulation), asked once with a small
+// shape. Its reference implementation would be slower than the explicit
+// BPTT, so "ref" counts as no.
+bool RnnRunner::bf16_native() const {
+  static const bool native = [this] {
+    RnnDesc d;
+    d.cell = RnnCellKind::lstm;
+    d.training = true;
+    d.compute = DType::bf16;
+    d.B = 2, d.T = 2, d.F = 16, d.H = 16;
+    try {
+      const RnnKey key{d.cell, false, d.activation, false, true, true, 2, 2, 16, 16};
+      return build_plan(s_->eng, *s_->backend, d, key)->impl.rfind("ref", 0) != 0;
+    } catch (const Error&) {
+      return false;
+    }
+  }();
+  return native;
 }
 
 // ---- the dense path: one primitive run over the whole batch ---------------------------------

@@ -20,6 +20,8 @@ class RnnRunner {
   // Whether the primitive computes exactly what docs/SEMANTICS.md defines for
   // `desc` (see the comment on the definition for what it declines).
   bool supports(const RnnDesc& desc) const;
+  // Whether bf16 (RnnDesc::compute) runs on a native bf16 primitive here.
+  bool bf16_native() const;
   // Backend::rnn_forward / rnn_backward for a supported desc; forward
   // declines masks with holes (and masks with every row empty).
   RnnForwardResult forward(const RnnDesc& desc, const RnnForwardArgs& args);

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "loom/backends/half.h"
 #include "loom/backends/philox.h"
 #include "loom/backends/reference/kernels.h"
 #include "loom/backends/reference/parallel.h"
@@ -158,7 +159,60 @@ void fill(const StridedView& dst, double value) {
   });
 }
 
+namespace {
+// One 16-bit format's conversions, as a type the strided loops can use.
+struct Bf16Format {
+  static float load(uint16_t h) { return bf16_bits_to_float(h); }
+  static uint16_t store(float f) { return float_to_bf16_bits(f); }
+};
+struct F16Format {
+  static float load(uint16_t h) { return f16_bits_to_float(h); }
+  static uint16_t store(float f) { return float_to_f16_bits(f); }
+};
+
+// src -> dst where one side (or both) is bf16/f16: through f32, rounding
+// once to the 16-bit format (f64 is narrowed to f32 first, as oneDNN and
+// PyTorch do).
+template <typename Fmt>
+void copy_with_half(const StridedView& src, const StridedView& dst, bool half_src, bool half_dst) {
+  auto to_float = [&](const char* p, int64_t i) -> float {
+    if (half_src) return Fmt::load(reinterpret_cast<const uint16_t*>(p)[i]);
+    return dispatch_dtype(src.dtype, [&](auto t) {
+      return static_cast<float>(reinterpret_cast<const decltype(t)*>(p)[i]);
+    });
+  };
+  auto from_float = [&](char* p, int64_t i, float v) {
+    if (half_dst) {
+      reinterpret_cast<uint16_t*>(p)[i] = Fmt::store(v);
+      return;
+    }
+    dispatch_dtype(dst.dtype, [&](auto t) {
+      using D = decltype(t);
+      reinterpret_cast<D*>(p)[i] = static_cast<D>(v);
+    });
+  };
+  for_each_row<2>({&src, &dst}, {dtype_size(src.dtype), dtype_size(dst.dtype)},
+                  [&](auto p, auto s, int64_t n) {
+                    for (int64_t i = 0; i < n; ++i)
+                      from_float(reinterpret_cast<char*>(p[1]), i * s[1],
+                                 to_float(reinterpret_cast<const char*>(p[0]), i * s[0]));
+                  });
+}
+}  // namespace
+
 void copy(const StridedView& src, const StridedView& dst) {
+  const bool half_src = is_half_float(src.dtype), half_dst = is_half_float(dst.dtype);
+  if (half_src || half_dst) {
+    LOOM_CHECK(!(half_src && half_dst) || src.dtype == dst.dtype,
+               "copy: {} to {} is not a conversion Loom makes (go through f32)",
+               dtype_name(src.dtype), dtype_name(dst.dtype));
+    const DType fmt = half_src ? src.dtype : dst.dtype;
+    if (fmt == DType::bf16)
+      copy_with_half<Bf16Format>(src, dst, half_src, half_dst);
+    else
+      copy_with_half<F16Format>(src, dst, half_src, half_dst);
+    return;
+  }
   dispatch_dtype(src.dtype, [&](auto stag) {
     using S = decltype(stag);
     dispatch_dtype(dst.dtype, [&](auto dtag) {

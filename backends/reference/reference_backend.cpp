@@ -43,7 +43,7 @@ void ReferenceBackend::reduce(ReduceOp op, const StridedView& src, const Strided
 }
 
 void ReferenceBackend::gemm(const GemmDesc& desc, const void* a, const void* b, void* c) {
-  kernels().gemm(desc, a, b, c);
+  reference_gemm(desc, a, b, c);
 }
 
 void ReferenceBackend::softmax(const StridedView& src, const StridedView& dst, bool log) {
@@ -79,6 +79,13 @@ void ReferenceBackend::rnn_gates_backward(const RnnDesc& d, const RnnStepBackwar
 }
 
 void reference_gemm(const GemmDesc& desc, const void* a, const void* b, void* c) {
+  if (desc.dtype == DType::f32 && desc.compute != DType::f32) {
+    // Simple and exact rather than fast: the rounded operands, then f32.
+    const RoundedGemmOperands r =
+        round_gemm_operands(desc, static_cast<const float*>(a), static_cast<const float*>(b));
+    kernels().gemm(r.desc, r.a.data(), r.b.data(), c);
+    return;
+  }
   kernels().gemm(desc, a, b, c);
 }
 

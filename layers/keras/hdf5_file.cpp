@@ -361,8 +361,10 @@ FileType file_type_of(DType dtype) {
     case DType::f64: return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
     case DType::i32: return {H5T_STD_I32LE, H5T_NATIVE_INT32};
     case DType::i64: return {H5T_STD_I64LE, H5T_NATIVE_INT64};
+    case DType::bf16:
+    case DType::f16: break;  // Keras files keep variables in f32
   }
-  fail("HDF5: unknown dtype");
+  fail("HDF5: no dataset type for dtype {}", dtype_name(dtype));
 }
 
 Hid dataspace_of(const Shape& shape) {

@@ -22,6 +22,7 @@
 //   dA, accumulated by the step kernels while each dA[t] is in cache
 #include "loom/layers/rnn/bptt.h"
 
+#include "loom/autograd/precision.h"
 #include "loom/autograd/tape.h"
 #include "loom/backends/registry.h"
 
@@ -54,10 +55,11 @@ StridedView over_time(const void* m, const StridedView& like, int64_t F) {
 
 // C (M,N) = op(A) op(B) + beta C, row-major with leading dimensions.
 template <typename T>
-void gemm(Backend& be, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A,
-          int64_t lda, const T* Bm, int64_t ldb, T* C, int64_t ldc, double beta) {
+void gemm(Backend& be, DType compute, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+          const T* A, int64_t lda, const T* Bm, int64_t ldb, T* C, int64_t ldc, double beta) {
   GemmDesc g;
   g.dtype = dtype_of<T>::value;
+  g.compute = compute;
   g.trans_a = ta;
   g.trans_b = tb;
   g.M = M;
@@ -136,7 +138,7 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
   // G = x_d W + b_in for all timesteps at once: the bias row broadcast
   // into G first, then the GEMM accumulates onto it.
   if (bias) be.copy(mat_view(bias, dt, B * T_, GH, 0), mat_view(G, dt, B * T_, GH, GH));
-  gemm<T>(be, false, false, B * T_, GH, F, x, F, W, GH, G, GH, bias ? 1.0 : 0.0);
+  gemm<T>(be, d.compute, false, false, B * T_, GH, F, x, F, W, GH, G, GH, bias ? 1.0 : 0.0);
 
   // The state entering the first processed step.
   const int64_t t0 = time_of(0);
@@ -157,7 +159,7 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
     const int64_t t = time_of(s);
     const bool last = s == T_ - 1;
     const int64_t tn = last ? 0 : time_of(s + 1);
-    gemm<T>(be, false, false, B, n_rec, H, Hd + t * H, ldS, U, GH, hu, GH, 0.0);
+    gemm<T>(be, d.compute, false, false, B, n_rec, H, Hd + t * H, ldS, U, GH, hu, GH, 0.0);
 
     RnnStepForward st;
     st.gates = rows(G + t * GH, ldG);
@@ -180,7 +182,7 @@ void forward_pass(Backend& be, const RnnDesc& d, const RnnForwardArgs& a, Explic
     be.rnn_gates_forward(d, st);
     if (is_gru_before(d)) {
       // (r h_d) U_h needs this step's r: the second half of the step.
-      gemm<T>(be, false, false, B, H, H, rh + t * H, ldS, U + 2 * H, GH, hu, GH, 0.0);
+      gemm<T>(be, d.compute, false, false, B, H, H, rh + t * H, ldS, U + 2 * H, GH, hu, GH, 0.0);
       st.phase = 1;
       be.rnn_gates_forward(d, st);
     }
@@ -311,15 +313,15 @@ struct BackwardPass {
     const bool need_rec = s > 0 || a.dh0.data != nullptr;  // d h_d of this step is wanted
     if (is_gru_before(d)) {
       // drh = dA_h U_h^T, then phase 1 turns it into dA_r and dh_rec = r drh
-      gemm<T>(be, false, false, B, H, H, dA + t * GH + 2 * H, ldG, Ut + 2 * H * H, H, drh, H, 0.0);
+      gemm<T>(be, d.compute, false, false, B, H, H, dA + t * GH + 2 * H, ldG, Ut + 2 * H * H, H, drh, H, 0.0);
       st.phase = 1;
       st.drh = rows(drh, H);
       st.dh_rec = rows(dh_rec, H);
       be.rnn_gates_backward(d, st);
       if (need_rec)  // dh_rec += dA_zr U_zr^T
-        gemm<T>(be, false, false, B, H, 2 * H, dA + t * GH, ldG, Ut, H, dh_rec, H, 1.0);
+        gemm<T>(be, d.compute, false, false, B, H, 2 * H, dA + t * GH, ldG, Ut, H, dh_rec, H, 1.0);
     } else if (need_rec) {  // dh_rec = dA_rec U^T
-      gemm<T>(be, false, false, B, H, GH, dAr + t * GH, ldG, Ut, H, dh_rec, H, 0.0);
+      gemm<T>(be, d.compute, false, false, B, H, GH, dAr + t * GH, ldG, Ut, H, dh_rec, H, 0.0);
     }
   }
 
@@ -337,19 +339,19 @@ struct BackwardPass {
   // The weight and input gradients over all timesteps: one GEMM each.
   void weight_and_input_grads() {
     if (T* dW = at<T>(a.dkernel))  // dW (F,GH) = x_d^T dA over all B*T rows
-      gemm<T>(be, true, false, F, GH, B * T_, x, F, dA, GH, dW, GH, 0.0);
+      gemm<T>(be, d.compute, true, false, F, GH, B * T_, x, F, dA, GH, dW, GH, 0.0);
     if (T* dU = at<T>(a.drecurrent_kernel)) {
       if (is_gru_before(d)) {
         // dU_zr = Hd^T dA_zr;  dU_h = (r h_d)^T dA_h
-        gemm<T>(be, true, false, H, 2 * H, B * T_, Hd, H, dA, GH, dU, GH, 0.0);
-        gemm<T>(be, true, false, H, H, B * T_, rh, H, dA + 2 * H, GH, dU + 2 * H, GH, 0.0);
+        gemm<T>(be, d.compute, true, false, H, 2 * H, B * T_, Hd, H, dA, GH, dU, GH, 0.0);
+        gemm<T>(be, d.compute, true, false, H, H, B * T_, rh, H, dA + 2 * H, GH, dU + 2 * H, GH, 0.0);
       } else {
-        gemm<T>(be, true, false, H, GH, B * T_, Hd, H, dAr, GH, dU, GH, 0.0);
+        gemm<T>(be, d.compute, true, false, H, GH, B * T_, Hd, H, dAr, GH, dU, GH, 0.0);
       }
     }
     if (T* dx = at<T>(a.dx)) {
       // dx (B*T,F) = dA W^T, times the input mask (the same (B,F) row at every t)
-      gemm<T>(be, false, true, B * T_, F, GH, dA, GH, W, GH, dx, F, 0.0);
+      gemm<T>(be, d.compute, false, true, B * T_, F, GH, dA, GH, W, GH, dx, F, 0.0);
       if (mx) be.binary(BinaryOp::mul, a.dx, over_time(mx, a.dx, F), a.dx);
     }
   }
@@ -388,6 +390,7 @@ RnnDesc complete_desc(const RnnDesc& config, const RnnSequenceArgs& a, const std
   LOOM_CHECK(a.kernel.defined() && a.recurrent_kernel.defined(),
              "{}: kernel and recurrent_kernel are required", who);
   d.dtype = a.x.dtype();
+  d.compute = compute_precision_for(d.dtype);
   d.B = a.x.dim(0);
   d.T = a.x.dim(1);
   d.F = a.x.dim(2);

@@ -76,6 +76,8 @@ uint8_t dtype_code(DType t) {
     case DType::f64: return 1;
     case DType::i32: return 2;
     case DType::i64: return 3;
+    case DType::bf16: return 4;
+    case DType::f16: return 5;
   }
   fail("checkpoint: unknown dtype");
 }
@@ -386,8 +388,9 @@ CheckpointTensor read_tensor_section(const std::string& path, Cursor& c) {
   const uint8_t code = c.get<uint8_t>();
   const uint8_t ndim = c.get<uint8_t>();
   c.get<uint16_t>();
-  static const DType kTypes[] = {DType::f32, DType::f64, DType::i32, DType::i64};
-  LOOM_CHECK(code < 4, "checkpoint '{}': tensor '{}' has unknown dtype code {}", path, t.name, code);
+  static const DType kTypes[] = {DType::f32, DType::f64, DType::i32, DType::i64, DType::bf16,
+                                 DType::f16};
+  LOOM_CHECK(code < 6, "checkpoint '{}': tensor '{}' has unknown dtype code {}", path, t.name, code);
   LOOM_CHECK(ndim <= kMaxDims, "checkpoint '{}': tensor '{}' has {} axes (at most {})", path, t.name,
              ndim, kMaxDims);
   Shape shape(ndim);
