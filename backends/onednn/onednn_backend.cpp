@@ -32,6 +32,14 @@ bool sgemm_accepts(const GemmDesc& g) {
 
 void OneDnnBackend::gemm(const GemmDesc& g, const void* a, const void* b, void* c) {
   if (g.M <= 0 || g.N <= 0 || g.batch <= 0) return;
+  if (g.dtype == DType::f32 && g.compute != DType::f32) {
+    // Mixed precision: oneDNN 2.6 has no bf16 GEMM call (a matmul primitive
+    // would be, per shape), so sgemm on rounded copies of the operands.
+    const RoundedGemmOperands r =
+        round_gemm_operands(g, static_cast<const float*>(a), static_cast<const float*>(b));
+    gemm(r.desc, r.a.data(), r.b.data(), c);
+    return;
+  }
   if (g.dtype != DType::f32 || !sgemm_accepts(g)) {
     reference_gemm(g, a, b, c);  // f64 (oneDNN has no f64 GEMM) and the odd shapes above
     return;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backends/consistency/consistency_util.h"
+#include "loom/autograd/precision.h"
 #include "loom/layers/rnn/bptt.h"
 
 namespace loom::test {
@@ -191,6 +192,7 @@ inline bool check_config(Backend& backend, const Config& c, uint64_t seed,
   SCOPED_TRACE(c.str() + " on " + backend.name() + " " + dtype_name(dtype));
   RnnDesc full = c.full_desc();
   full.dtype = dtype;
+  full.compute = compute_precision_for(dtype);
   const bool claimed = backend.supports_rnn(full);
   const Inputs in = make_inputs(c, seed);
   const Result got = run_on(backend, c, in, dtype, seed + 1);
