@@ -18,6 +18,7 @@
 #include "loom/backends/cpu_isa.h"
 #include "loom/backends/registry.h"
 // optim/: optimizers and learning-rate schedules
+#include "loom/optim/loss_scale.h"
 #include "loom/optim/optimizer.h"
 #include "loom/optim/optimizers.h"
 #include "loom/optim/schedules.h"

@@ -169,6 +169,13 @@ struct RecordingLosses {
 
 void Layer::set_dtype_policy(const std::string& name) { policy_ = DTypePolicy::parse(name); }
 
+bool Layer::computes_in(DType compute) const {
+  if (policy_.compute == compute) return true;
+  for (const auto& l : sublayers_)
+    if (l->computes_in(compute)) return true;
+  return false;
+}
+
 LayerOutput Layer::operator()(const std::vector<Tensor>& inputs_in,
                               const std::vector<Tensor>& masks_in, const CallContext& ctx) {
   LOOM_CHECK(!inputs_in.empty(), "{}: called with no inputs", describe());

@@ -158,6 +158,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // compute precision; the weights stay in dtype().
   const DTypePolicy& dtype_policy() const { return policy_; }
   void set_dtype_policy(const std::string& name);
+  // Whether this layer or one of its sublayers computes in `compute` (a
+  // mixed_float16 model, say, for loss scaling).
+  bool computes_in(DType compute) const;
   // Shapes and dtypes the layer was built from (empty before build).
   const std::vector<Shape>& build_input_shapes() const { return build_shapes_; }
   const std::vector<DType>& build_input_dtypes() const { return build_dtypes_; }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "loom/backends/buffer.h"
 #include "loom/backends/cuda/adam_kernel.h"
 #include "loom/backends/cuda/cuda_allocator.h"
 #include "loom/backends/cuda/cuda_check.h"
@@ -170,6 +171,10 @@ class CudaBackend final : public Backend {
     const int lda = std::max(checked_int(g.lda, "lda"), std::max(1, g.trans_a ? M : K));
     const int ldb = std::max(checked_int(g.ldb, "ldb"), std::max(1, g.trans_b ? K : N));
     const int ldc = std::max(checked_int(g.ldc, "ldc"), std::max(1, N));
+    if (g.dtype == DType::f32 && g.compute != DType::f32) {
+      mixed_gemm(g, a, b, c);
+      return;
+    }
     if (g.dtype == DType::f32) {
       const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
       LOOM_CUBLAS(cublasSetMathMode(cublas_, cuda_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH
@@ -185,6 +190,35 @@ class CudaBackend final : public Backend {
           static_cast<const double*>(a), lda, g.stride_a, &beta, static_cast<double*>(c), ldc,
           g.stride_c, checked_int(g.batch, "batch")));
     }
+  }
+
+  // Mixed precision on tensor cores: A and B converted to contiguous bf16 or
+  // f16 copies, then cublasGemmStridedBatchedEx with f32 output and f32
+  // accumulation (CUBLAS_COMPUTE_32F).
+  void mixed_gemm(const GemmDesc& g, const void* a, const void* b, void* c) {
+    const int64_t a_rows = g.trans_a ? g.K : g.M, a_cols = g.trans_a ? g.M : g.K;
+    const int64_t b_rows = g.trans_b ? g.N : g.K, b_cols = g.trans_b ? g.K : g.N;
+    const int64_t a_items = g.stride_a == 0 ? 1 : g.batch, b_items = g.stride_b == 0 ? 1 : g.batch;
+    const size_t a_bytes = static_cast<size_t>(a_items * a_rows * a_cols) * 2;
+    const size_t b_bytes = static_cast<size_t>(b_items * b_rows * b_cols) * 2;
+    Buffer ha(*this, std::max<size_t>(a_bytes, 2)), hb(*this, std::max<size_t>(b_bytes, 2));
+    cuda::to_half_matrix(stream_, static_cast<const float*>(a), a_rows, a_cols, g.lda, g.stride_a,
+                         a_items, g.compute, ha.data());
+    cuda::to_half_matrix(stream_, static_cast<const float*>(b), b_rows, b_cols, g.ldb, g.stride_b,
+                         b_items, g.compute, hb.data());
+    const cudaDataType_t in_type = g.compute == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
+    const int M = checked_int(g.M, "M"), N = checked_int(g.N, "N"), K = checked_int(g.K, "K");
+    const int lda = std::max(1, checked_int(a_cols, "lda")), ldb = std::max(1, checked_int(b_cols, "ldb"));
+    const int ldc = std::max(checked_int(g.ldc, "ldc"), std::max(1, N));
+    LOOM_CUBLAS(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+    LOOM_CUBLAS(cublasGemmStridedBatchedEx(
+        cublas_, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M,
+        K, &alpha, hb.data(), in_type, ldb, g.stride_b == 0 ? 0 : b_rows * b_cols, ha.data(),
+        in_type, lda, g.stride_a == 0 ? 0 : a_rows * a_cols, &beta, c, CUDA_R_32F, ldc,
+        g.stride_c, checked_int(g.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    // ha and hb go back to the caching allocator on return; the stream
+    // orders their reuse after this GEMM (stream-ordered, as every scratch).
   }
 
   // ---- recurrent layers ------------------------------------------------------------------

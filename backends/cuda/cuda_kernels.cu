@@ -23,6 +23,8 @@
 #include "loom/backends/cuda/cuda_launch.h"
 #include "loom/backends/cuda/device_math.cuh"
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -388,7 +390,49 @@ void fill(cudaStream_t stream, const StridedView& dst, double value) {
   });
 }
 
+// The 16-bit formats go through f32 (the reference backend's rounding:
+// to nearest, ties to even).
+__device__ inline float load_float(const __nv_bfloat16& v) { return __bfloat162float(v); }
+__device__ inline float load_float(const __half& v) { return __half2float(v); }
+__device__ inline float load_float(float v) { return v; }
+__device__ inline float load_float(double v) { return static_cast<float>(v); }
+template <typename D> __device__ inline D store_float(float v) { return static_cast<D>(v); }
+template <> __device__ inline __nv_bfloat16 store_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ inline __half store_float<__half>(float v) { return __float2half_rn(v); }
+
+template <typename S, typename D>
+struct CopyViaFloatFn {
+  const S* s;
+  D* d;
+  __device__ void operator()(const int64_t (&off)[2]) const {
+    d[off[1]] = store_float<D>(load_float(s[off[0]]));
+  }
+};
+
+// Calls fn with a value of the device type of a floating dtype (16-bit ones included).
+template <typename Fn>
+void dispatch_any_float(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::f32: return fn(float{});
+    case DType::f64: return fn(double{});
+    case DType::bf16: return fn(__nv_bfloat16{});
+    case DType::f16: return fn(__half{});
+    default: fail("cuda copy: {} converts to and from the floating dtypes only", dtype_name(t));
+  }
+}
+
 void copy(cudaStream_t stream, const StridedView& src, const StridedView& dst) {
+  if (is_half_float(src.dtype) || is_half_float(dst.dtype)) {
+    dispatch_any_float(src.dtype, [&](auto stag) {
+      using S = decltype(stag);
+      dispatch_any_float(dst.dtype, [&](auto dtag) {
+        using D = decltype(dtag);
+        launch_elementwise<2>("copy", stream, {&src, &dst},
+                              CopyViaFloatFn<S, D>{src.ptr<S>(), dst.ptr<D>()});
+      });
+    });
+    return;
+  }
   dispatch_dtype(src.dtype, [&](auto stag) {
     using S = decltype(stag);
     dispatch_dtype(dst.dtype, [&](auto dtag) {
@@ -930,6 +974,32 @@ void bernoulli_mask(cudaStream_t stream, const StridedView& dst, double keep_pro
         dst.ptr<T>(), n, keep_prob, static_cast<T>(scale), seed, offset);
     check_launch("bernoulli_mask");
   });
+}
+
+// ---- mixed-precision GEMM operands ---------------------------------------------------------
+
+template <typename H>
+__global__ void __launch_bounds__(kThreads)
+    to_half_matrix_kernel(const float* src, int64_t rows, int64_t cols, int64_t ld, int64_t stride,
+                          int64_t n, H* dst) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t per = rows * cols, p = i / per, r = (i % per) / cols, c = i % cols;
+    dst[i] = store_float<H>(src[p * stride + r * ld + c]);
+  }
+}
+
+void to_half_matrix(cudaStream_t stream, const float* src, int64_t rows, int64_t cols, int64_t ld,
+                    int64_t stride, int64_t items, DType format, void* dst) {
+  const int64_t n = items * rows * cols;
+  if (n == 0) return;
+  if (format == DType::bf16)
+    to_half_matrix_kernel<<<grid_for(n), kThreads, 0, stream>>>(
+        src, rows, cols, ld, stride, n, static_cast<__nv_bfloat16*>(dst));
+  else
+    to_half_matrix_kernel<<<grid_for(n), kThreads, 0, stream>>>(src, rows, cols, ld, stride, n,
+                                                                 static_cast<__half*>(dst));
+  check_launch("to_half_matrix");
 }
 
 }  // namespace loom::cuda

@@ -32,6 +32,11 @@ void gather_rows(cudaStream_t stream, const StridedView& table, const StridedVie
                  const StridedView& dst);
 void scatter_add_rows(cudaStream_t stream, const StridedView& src, const StridedView& ids,
                       const StridedView& dtable);
+// dst (items, rows, cols) contiguous in `format` (bf16 or f16) = src, a
+// (rows, cols) matrix with leading dimension ld per item, items `stride`
+// apart: a mixed-precision GEMM's operand, rounded to nearest even.
+void to_half_matrix(cudaStream_t stream, const float* src, int64_t rows, int64_t cols, int64_t ld,
+                    int64_t stride, int64_t items, DType format, void* dst);
 void bernoulli_mask(cudaStream_t stream, const StridedView& dst, double keep_prob, double scale,
                     uint64_t seed, uint64_t offset);
 

@@ -7,6 +7,10 @@ namespace loom::cudnn_plan {
 
 std::string unsupported_reason(const RnnDesc& d) {
   if (d.dtype != DType::f32 && d.dtype != DType::f64) return "dtype is not f32 or f64";
+  // Loom's cuDNN plan runs f32 data; mixed precision takes the explicit
+  // BPTT, whose products run on tensor cores (cublasGemmEx, bf16/f16).
+  if (d.compute != DType::f32 && d.compute != d.dtype)
+    return "mixed precision (the explicit path's GEMMs run it on tensor cores)";
   if (d.recurrent_dropout) return "recurrent dropout (cuDNN has no per-step mask on h)";
   switch (d.cell) {
     case RnnCellKind::lstm:

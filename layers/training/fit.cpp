@@ -298,6 +298,11 @@ void Model::compile(const CompileOptions& options) {
   compiled_ = true;
 }
 
+DynamicLossScale* Model::loss_scale() {
+  if (!loss_scale_ && computes_in(DType::f16)) loss_scale_ = std::make_shared<DynamicLossScale>();
+  return loss_scale_.get();
+}
+
 // ---- evaluation over batches -----------------------------------------------------------------------------
 
 namespace {
@@ -549,12 +554,23 @@ std::string first_non_finite_gradient(const std::vector<ParameterPtr>& params) {
   return "?";
 }
 
+// Divides every gradient by the loss scale, in place.
+void unscale_gradients(const std::vector<ParameterPtr>& params, double scale) {
+  NoGradGuard no_grad;
+  for (const auto& p : params) {
+    Tensor g = p->grad();
+    if (g.defined()) p->value.set_grad(mul(g.detach(), 1.0 / scale));
+  }
+}
+
 // One optimizer step on a batch of `global_count` samples, of which this
 // rank has `xb`, `yb`, `wb` (all of them unless data-parallel; possibly
 // none). Returns the loss of the whole batch and this rank's predictions.
 // When the loss or a gradient is not finite the step is not taken (weights
 // and optimizer slots stay as they were) and `refused` says why; every rank
-// decides alike, since both are summed over ranks first.
+// decides alike, since both are summed over ranks first. With a loss scale
+// (mixed_float16) backward runs on loss * scale, and a non-finite gradient
+// is an overflow: the step is skipped and the scale lowered, not refused.
 struct TrainStep {
   double loss = 0;
   Tensor y_pred;  // undefined for an empty share
@@ -576,11 +592,19 @@ TrainStep train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb,
     refused = fmt::format("the loss is not finite ({})", out.loss);
     return out;
   }
+  DynamicLossScale* loss_scale = model.loss_scale();
+  const double scale = loss_scale ? loss_scale->scale() : 1.0;
   {
     std::unique_ptr<GradientReadyHook> overlap = dp.watch_backward();
-    if (r.loss.defined() && r.loss.requires_grad()) r.loss.backward();
+    if (r.loss.defined() && r.loss.requires_grad())
+      (loss_scale ? mul(r.loss, scale) : r.loss).backward();
   }
   dp.finish_gradients();
+  if (loss_scale) {
+    const bool finite = first_non_finite_gradient(model.parameters()).empty();
+    if (!loss_scale->update(finite)) return out;  // overflow: skipped, the scale halved
+    unscale_gradients(model.parameters(), scale);
+  }
   if (std::string name = first_non_finite_gradient(model.parameters()); !name.empty()) {
     refused = fmt::format("the gradient of '{}' is not finite", name);
     return out;

@@ -33,6 +33,7 @@
 #include "loom/distributed/gradient_reducer.h"
 #include "loom/layers/layer.h"
 #include "loom/layers/training/backup.h"
+#include "loom/optim/loss_scale.h"
 
 namespace loom {
 
@@ -195,6 +196,11 @@ class Model : public Layer {
   const std::shared_ptr<Optimizer>& optimizer() const { return optimizer_; }
   bool compiled() const { return compiled_; }
   const CompileOptions& compile_options() const { return compile_options_; }
+  // The dynamic loss scale fit() trains with (optim/loss_scale.h): made on
+  // first use when a layer computes in f16 (mixed_float16), as Keras's
+  // compile() wraps the optimizer; null otherwise. It lives with the model,
+  // so a second fit() continues with the scale the first one reached.
+  DynamicLossScale* loss_scale();
   bool stop_training = false;  // set by callbacks (EarlyStopping)
 
   // ---- saving (layers/saving/saving.cpp) --------------------------------------------------------------
@@ -216,6 +222,7 @@ class Model : public Layer {
   std::vector<std::shared_ptr<SymbolicNode>> nodes_;
   CompileOptions compile_options_;
   std::shared_ptr<Optimizer> optimizer_;
+  std::shared_ptr<DynamicLossScale> loss_scale_;
   bool compiled_ = false;
 };
 
