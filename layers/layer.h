@@ -157,7 +157,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // "mixed_bfloat16", "mixed_float16"). Calls run their products in its
   // compute precision; the weights stay in dtype().
   const DTypePolicy& dtype_policy() const { return policy_; }
-  void set_dtype_policy(const std::string& name);
+  // (A wrapper, Bidirectional, sets its wrapped layers' too.)
+  virtual void set_dtype_policy(const std::string& name);
   // Whether this layer or one of its sublayers computes in `compute` (a
   // mixed_float16 model, say, for loss scaling).
   bool computes_in(DType compute) const;

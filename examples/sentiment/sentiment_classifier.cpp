@@ -117,6 +117,7 @@ Json options_json(const SentimentModelOptions& o) {
   j.set("dropout", o.dropout);
   j.set("recurrent_dropout", o.recurrent_dropout);
   j.set("mask_zero", o.mask_zero);
+  j.set("precision", o.precision);
   return j;
 }
 
@@ -128,6 +129,7 @@ SentimentModelOptions options_from_json(const Json& j) {
   o.dropout = j.value("dropout", o.dropout);
   o.recurrent_dropout = j.value("recurrent_dropout", o.recurrent_dropout);
   o.mask_zero = j.value("mask_zero", o.mask_zero);
+  o.precision = j.value("precision", o.precision);
   return o;
 }
 
@@ -148,6 +150,7 @@ void validate(const SentimentModelOptions& o) {
              o.dropout);
   LOOM_CHECK(o.recurrent_dropout >= 0.0 && o.recurrent_dropout < 1.0,
              "sentiment model: recurrent_dropout must be in [0, 1), got {}", o.recurrent_dropout);
+  DTypePolicy::parse(o.precision);  // names the three policies when unknown
 }
 
 std::shared_ptr<Model> build_sentiment_model(const SentimentModelOptions& o, int64_t vocabulary_size,
@@ -157,6 +160,17 @@ std::shared_ptr<Model> build_sentiment_model(const SentimentModelOptions& o, int
              "one token), got {}", vocabulary_size);
   LOOM_CHECK(sequence_length >= 1, "sentiment model: sequence_length must be >= 1, got {}",
              sequence_length);
+  // The layers take the global policy when made: set it around their
+  // construction (only when mixed, so float32 models leave it untouched).
+  struct PolicyWhileBuilding {
+    std::string before;
+    explicit PolicyWhileBuilding(const std::string& name) : before(global_policy().name) {
+      if (name != before) set_global_policy(name);
+    }
+    ~PolicyWhileBuilding() {
+      if (global_policy().name != before) set_global_policy(before);
+    }
+  } policy(o.precision);
   auto tokens = Input({sequence_length}, DType::i32, "tokens");  // (B, L)
   Embedding::Options emb;
   emb.input_dim = vocabulary_size;
@@ -187,7 +201,9 @@ std::shared_ptr<Model> build_sentiment_model(const SentimentModelOptions& o, int
   Dense::Options head;
   head.units = 1;
   head.activation = "sigmoid";
-  auto out = Dense::make(head)(x);  // (B, 1)
+  auto head_layer = Dense::make(head);
+  head_layer->set_dtype_policy("float32");
+  auto out = head_layer(x);  // (B, 1)
   return std::make_shared<Model>(std::vector<SymbolicTensor>{tokens}, std::vector<SymbolicTensor>{out},
                                  model_name(o.kind));
 }

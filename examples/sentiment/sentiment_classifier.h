@@ -54,6 +54,10 @@ struct SentimentModelOptions {
   // Embedding(mask_zero): the recurrent layers skip padding (id 0) and the
   // pooling averages over real tokens only.
   bool mask_zero = true;
+  // The dtype policy of the embedding and recurrent layers: float32,
+  // mixed_bfloat16 or mixed_float16 (layers/precision_policy.h). The
+  // output Dense stays float32, as Keras's mixed-precision guide advises.
+  std::string precision = "float32";
 };
 
 // Throws loom::Error naming the setting for an unknown kind or a value out

@@ -253,6 +253,9 @@ Model:
   --dropout F           the recurrent layer's input dropout (bow: Dropout before Dense)
   --recurrent-dropout F dropout on the recurrent state
   --mask on|off         Embedding(mask_zero): skip padding (default on)
+  --precision NAME      float32 (default), mixed_bfloat16 or mixed_float16: the
+                        embedding and recurrent layers' products in bf16/f16 with
+                        f32 weights (mixed_float16 trains with loss scaling)
 
 Training:
   --epochs N            (default 5)
@@ -366,6 +369,9 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
     t.model.recurrent_dropout = parse_number(n, v, 0.0, 1.0, false);
   };
   f.valued["--mask"] = [&](auto& n, auto& v) { t.model.mask_zero = parse_on_off(n, v); };
+  f.valued["--precision"] = [&](auto& n, auto& v) {
+    t.model.precision = parse_choice(n, v, {"float32", "mixed_bfloat16", "mixed_float16"});
+  };
   f.valued["--epochs"] = [&](auto& n, auto& v) { t.epochs = static_cast<int>(parse_int(n, v, 1, 100000)); };
   f.valued["--batch"] = [&](auto& n, auto& v) { t.batch_size = parse_int(n, v, 1, 1 << 20); };
   f.valued["--optimizer"] = [&](auto& n, auto& v) {

@@ -178,4 +178,10 @@ LayerPtr Bidirectional::from_config(const Config& config, const std::string& nam
   return make(forward, o, name);
 }
 
+void Bidirectional::set_dtype_policy(const std::string& name) {
+  Layer::set_dtype_policy(name);
+  forward_->set_dtype_policy(name);
+  backward_->set_dtype_policy(name);
+}
+
 }  // namespace loom

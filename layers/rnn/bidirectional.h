@@ -60,6 +60,8 @@ class Bidirectional : public Layer {
                                    const std::vector<Tensor>& masks) const override;
   std::vector<Shape> compute_output_shape(const std::vector<Shape>& input_shapes) const override;
   Config config() const override;
+  // The wrapper's policy is its directions' policy.
+  void set_dtype_policy(const std::string& name) override;
 
   const std::shared_ptr<RNN>& forward_layer() const { return forward_; }
   const std::shared_ptr<RNN>& backward_layer() const { return backward_; }

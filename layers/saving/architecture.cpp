@@ -59,6 +59,8 @@ Json layer_to_json(const Layer& l) {
   j.set("name", Json(l.name()));
   j.set("config", config_to_json(l.config()));
   if (l.built()) j.set("dtype", Json(std::string(dtype_name(l.dtype()))));
+  // Only a mixed policy is written: files without one read as float32.
+  if (l.dtype_policy().mixed()) j.set("dtype_policy", Json(l.dtype_policy().name));
   j.set("trainable", Json(l.trainable()));
   return j;
 }
@@ -72,6 +74,13 @@ LayerPtr layer_from_json(const Json& j) {
   if (const Json* d = j.find("dtype")) {
     // A nested model's dtype comes from its own layers.
     if (!std::dynamic_pointer_cast<Model>(l)) l->set_dtype(parse_dtype(d->as_string(), where));
+  }
+  if (const Json* p = j.find("dtype_policy")) {
+    try {
+      l->set_dtype_policy(p->as_string());
+    } catch (const Error& e) {
+      fail("{}: {}", where, e.what());
+    }
   }
   return l;
 }

@@ -63,7 +63,7 @@ TEST(TrainFlags, EveryFlagReachesItsSetting) {
        "--save", "m.loom", "--plot", "curves.svg", "--mask", "off", "--padding", "post",
        "--truncating", "post", "--validation-split", "0", "--text-column", "review",
        "--label-column", "3", "--train-size", "100", "--test-size", "50", "--restore-best", "off",
-       "--patience", "2", "--clipnorm", "1.5"});
+       "--patience", "2", "--clipnorm", "1.5", "--precision", "mixed_bfloat16"});
   EXPECT_EQ(a.data.kind, DataSpec::Kind::tsv);
   EXPECT_EQ(a.data.path, "train.tsv");
   ASSERT_TRUE(a.test_data && a.val_data);
@@ -78,6 +78,7 @@ TEST(TrainFlags, EveryFlagReachesItsSetting) {
   EXPECT_DOUBLE_EQ(t.model.dropout, 0.2);
   EXPECT_DOUBLE_EQ(t.model.recurrent_dropout, 0.25);
   EXPECT_FALSE(t.model.mask_zero);
+  EXPECT_EQ(t.model.precision, "mixed_bfloat16");
   EXPECT_EQ(t.epochs, 7);
   EXPECT_EQ(t.batch_size, 64);
   EXPECT_DOUBLE_EQ(t.learning_rate, 3e-4);
@@ -119,6 +120,8 @@ TEST(TrainFlags, MistakesAreErrorsNamingTheFlag) {
   EXPECT_CONTAINS(train_error({"--validation-split", "1.5"}), "flag --validation-split");
   EXPECT_CONTAINS(train_error({"--model", "cnn"}), "flag --model: expected one of bow, lstm, bilstm, gru, simplernn, stacked-lstm, got 'cnn'");
   EXPECT_CONTAINS(train_error({"--mask", "yes"}), "flag --mask: expected on or off, got 'yes'");
+  EXPECT_CONTAINS(train_error({"--precision", "bf16"}),
+                  "flag --precision: expected one of float32, mixed_bfloat16, mixed_float16, got 'bf16'");
   EXPECT_CONTAINS(train_error({"--padding", "left"}), "flag --padding");
   EXPECT_CONTAINS(train_error({"--optimizer", "lion"}), "flag --optimizer");
   EXPECT_CONTAINS(train_error({"--backend", "tpu"}), "flag --backend: expected one of");

@@ -68,6 +68,41 @@ TEST(SentimentPipeline, LstmBeatsBagOfWordsOnSyntheticReviews) {
   EXPECT_NEAR(binary_accuracy(p, data.test.labels), lstm.test_accuracy, 1e-9);
 }
 
+// mixed_bfloat16 and mixed_float16 learn the synthetic reviews as float32
+// does, and the policy comes back from the saved file (predictions bit for
+// bit); the global policy is left as it was.
+TEST(SentimentPipeline, MixedPrecisionLearnsAndRoundTrips) {
+  const TextDataset train = synthetic_reviews({.num_examples = 2500, .seed = 5});
+  const TextDataset test = synthetic_reviews({.num_examples = 500, .seed = 6});
+  std::map<std::string, double> accuracy;
+  for (const std::string precision : {"float32", "mixed_bfloat16", "mixed_float16"}) {
+    SCOPED_TRACE(precision);
+    SentimentTrainOptions o;
+    o.model.kind = "bilstm";
+    o.model.embed_dim = 32;
+    o.model.units = 16;
+    o.model.precision = precision;
+    o.maxlen = 48;
+    o.epochs = 4;
+    o.learning_rate = 0.005;
+    o.verbose = 0;
+    const auto run = train_sentiment_classifier(train, {}, test, o);
+    accuracy[precision] = run.test_accuracy;
+    EXPECT_EQ(global_policy().name, "float32");
+    const std::string path = temp_path("mixed_" + precision + ".loom");
+    run.classifier.save(path, Json::object());
+    const auto loaded = SentimentClassifier::load(path, nullptr);
+    fs::remove(path);
+    EXPECT_EQ(loaded.options().precision, precision);
+    EXPECT_EQ(loaded.predict_proba(test.texts), run.classifier.predict_proba(test.texts));
+  }
+  fmt::print("test accuracy: float32 {:.4f}, mixed_bfloat16 {:.4f}, mixed_float16 {:.4f}\n",
+             accuracy["float32"], accuracy["mixed_bfloat16"], accuracy["mixed_float16"]);
+  EXPECT_GE(accuracy["float32"], 0.85);
+  EXPECT_NEAR(accuracy["mixed_bfloat16"], accuracy["float32"], 0.03);
+  EXPECT_NEAR(accuracy["mixed_float16"], accuracy["float32"], 0.03);
+}
+
 SentimentTrainOptions tiny_options(const std::string& kind) {
   SentimentTrainOptions o;
   o.model.kind = kind;
