@@ -3,7 +3,12 @@
 #
 #   bench/compare.sh --config imdb-lstm [--backend NAME] [--dropout R]
 #                    [--recurrent-dropout R] [--reps N] [--steps N] [--warmup N]
-#                    [--sparse-embedding] [--build-dir DIR] [--loom-bin PATH]
+#                    [--sparse-embedding] [--precision f32|bf16|f16]
+#                    [--build-dir DIR] [--loom-bin PATH]
+#
+# --precision bf16 runs Loom under the mixed_bfloat16 policy and the peer
+# under torch.autocast(dtype=torch.bfloat16); f16 is mixed_float16 against
+# autocast float16 with a GradScaler.
 #
 # --backend cuda runs Loom on cuda:0 and the peer with --device cuda (cuDNN;
 # with --recurrent-dropout, PyTorch's LSTMCell loop). --loom-bin uses an
@@ -31,6 +36,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 config="" backend="" dropout="" rdropout="" reps=3 steps=30 warmup=5 sparse=0 loom_bin=""
+precision=f32
 build="${LOOM_BUILD_DIR:-$root/build}"
 die() { echo "compare.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -45,12 +51,19 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build="${2:?--build-dir needs a value}"; shift 2 ;;
     --loom-bin) loom_bin="${2:?--loom-bin needs a value}"; shift 2 ;;
     --sparse-embedding) sparse=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --precision) precision="${2:?--precision needs a value}"; shift 2 ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 [[ -n "$config" ]] || die "--config NAME is required (imdb-lstm, imdb-bilstm, gru, large-lstm)"
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer, got '$reps'"
+case "$precision" in
+  f32) loom_policy=float32 ;;
+  bf16) loom_policy=mixed_bfloat16 ;;
+  f16) loom_policy=mixed_float16 ;;
+  *) die "--precision must be f32, bf16 or f16, got '$precision'" ;;
+esac
 
 # ---- build ------------------------------------------------------------------------------------
 if [[ -n "$loom_bin" ]]; then
@@ -73,7 +86,7 @@ if [[ -n "${LOOM_PEER_PYTHON:-}" ]]; then
 else
   python="$(bash "$here/setup_peer.sh")"
 fi
-peer_extra=()
+peer_extra=(--precision "$precision")
 [[ "$backend" == "cuda" ]] && peer_extra+=(--device cuda)
 
 # ---- the model, identical on both sides -------------------------------------------------------
@@ -81,12 +94,12 @@ extra=()
 [[ -n "$dropout" ]] && extra+=(--dropout "$dropout")
 [[ -n "$rdropout" ]] && extra+=(--recurrent-dropout "$rdropout")
 read -r -a model <<<"$("$loom_bin" --config "$config" "${extra[@]}" --print-config)"
-loom_extra=()
+loom_extra=(--precision "$loom_policy")
 [[ -n "$backend" ]] && loom_extra+=(--backend "$backend")
 # Both sides: a sparse embedding updated lazily (only the batch's rows).
 if (( sparse )); then model+=(--sparse-embedding); fi
 
-echo "config=$config model: ${model[*]}"
+echo "config=$config precision=$precision model: ${model[*]}"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "torch: $("$python" -c 'import torch; print(torch.__version__)')"
 if [[ "$backend" == "cuda" ]]; then

@@ -5,9 +5,27 @@
 //
 //   onednn_floor [--config imdb-lstm|imdb-bilstm|gru|large-lstm|all] [--threads N]
 //                [--reps N] [--warmup N] [--sgemm N] [--keep-denormals]
+//                [--precision f32|bf16]
 //
 // One line per configuration:
-//   floor config=imdb-lstm threads=2 median_ms=13.9 min_ms=13.1 gflops=147.2 ...
+//   floor config=imdb-lstm precision=f32 threads=2 median_ms=13.9 min_ms=13.1 gflops=147.2
+//         traffic_mb=82.3 copy_gbs=21.0 step_floor_ms=17.8 ...
+//
+// step_floor_ms is the honest floor of a whole training step (what
+// loom_bench_rnn times): the primitive pair plus the memory traffic the
+// rest of the step cannot avoid, at this machine's measured copy bandwidth
+// (a multi-threaded memcpy of 256 MB; bytes read plus bytes written per
+// second). That traffic is the dense update of every parameter: Adam reads
+// w, g, m, v and writes w, m, v (28 bytes per f32 parameter), and the dense
+// embedding gradient is written once more when it is zeroed (4 bytes per
+// row element): 20000 x 128 embedding rows alone are ~82 MB a step. The
+// embedding gather, the head and the loss are small and left out, so the
+// floor stays a lower bound.
+//
+// --precision bf16 times oneDNN's bf16 primitive pair (x, h, y and the
+// weights bf16; cell state, bias and gradients f32), Loom's
+// mixed_bfloat16 configuration; the traffic is the same (f32 master
+// weights and optimizer state).
 // and with --sgemm N (default 1024; 0 skips) one line for an N^3 sgemm:
 //   sgemm n=1024 threads=2 median_ms=.. gflops=..
 //
@@ -31,6 +49,7 @@
 
 #include <omp.h>
 
+#include "loom/backends/half.h"
 #include "loom/backends/onednn/dnnl_compat.h"
 #include "loom/backends/registry.h"
 #include "loom/version.h"
@@ -47,6 +66,7 @@ struct Config {
   DnnlCell cell;
   bool bidirectional;
   memory::dim B, T, F, H;
+  memory::dim V = 20000;  // embedding rows (loom_bench_rnn's vocab)
 };
 
 const Config kConfigs[] = {
@@ -55,6 +75,38 @@ const Config kConfigs[] = {
     {"gru", DnnlCell::lbr_gru, false, 32, 80, 128, 128},
     {"large-lstm", DnnlCell::lstm, false, 64, 200, 256, 256},
 };
+
+// Bytes a dense training step must move outside the primitive (see the top).
+double step_traffic_bytes(const Config& c) {
+  const double G = c.cell == DnnlCell::lstm ? 4 : c.cell == DnnlCell::vanilla_rnn ? 1 : 3;
+  const double Gb = c.cell == DnnlCell::lbr_gru ? 4 : G;
+  const double D = c.bidirectional ? 2 : 1;
+  const double embedding = static_cast<double>(c.V) * c.F;
+  const double rnn = D * (G * c.H * (c.F + c.H) + Gb * c.H);
+  const double head = D * c.H + 1;
+  return 28.0 * (embedding + rnn + head) + 4.0 * embedding;
+}
+
+// Bytes read plus written per second by a multi-threaded memcpy of 256 MB
+// (best of a few, after one warm-up that faults the pages in).
+double copy_bandwidth() {
+  const size_t n = size_t{256} << 20;
+  std::vector<char> a(n, 1), b(n, 0);
+  double best = 1e300;
+  for (int r = 0; r < 6; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel
+    {
+      const size_t k = static_cast<size_t>(omp_get_num_threads());
+      const size_t i = static_cast<size_t>(omp_get_thread_num());
+      const size_t chunk = (n + k - 1) / k, begin = std::min(n, i * chunk);
+      std::memcpy(b.data() + begin, a.data() + begin, std::min(n, begin + chunk) - begin);
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) best = std::min(best, s);
+  }
+  return 2.0 * static_cast<double>(n) / best;
+}
 
 double flops_per_step(const Config& c) {
   const double per = c.cell == DnnlCell::lstm ? 24 : c.cell == DnnlCell::vanilla_rnn ? 6 : 18;
@@ -76,27 +128,43 @@ struct Bound {
 
 memory filled(const memory::desc& md, const dnnl::engine& eng, float scale) {
   memory m(md, eng);
-  float* p = static_cast<float*>(m.get_data_handle());
-  const size_t n = md.get_size() / sizeof(float);
-  for (size_t i = 0; i < n; ++i) p[i] = scale * (static_cast<float>((i * 7919) % 13) - 6.0f);
+  auto value = [&](size_t i) { return scale * (static_cast<float>((i * 7919) % 13) - 6.0f); };
+  if (md.data_type() == dt::bf16) {
+    uint16_t* p = static_cast<uint16_t*>(m.get_data_handle());
+    const size_t n = md.get_size() / sizeof(uint16_t);
+    for (size_t i = 0; i < n; ++i) p[i] = loom::float_to_bf16_bits(value(i));
+  } else {
+    float* p = static_cast<float*>(m.get_data_handle());
+    const size_t n = md.get_size() / sizeof(float);
+    for (size_t i = 0; i < n; ++i) p[i] = value(i);
+  }
   return m;
 }
 
-Bound bind(const dnnl::engine& eng, const Config& c, int D, dnnl::rnn_direction dir) {
+Bound bind(const dnnl::engine& eng, const Config& c, int D, dnnl::rnn_direction dir, bool bf16) {
   const memory::dim G = c.cell == DnnlCell::lstm ? 4 : c.cell == DnnlCell::vanilla_rnn ? 1 : 3;
   const memory::dim Gb = c.cell == DnnlCell::lbr_gru ? 4 : G;
   const bool lstm = c.cell == DnnlCell::lstm;
   RnnMemoryDescs m;
-  // Loom's layouts: x (B,T,F) as ntc, every step's h (B,T,D*H) as ntc.
-  const memory::desc x({c.T, c.B, c.F}, dt::f32, memory::dims{c.F, c.T * c.F, 1});
-  const memory::desc y({c.T, c.B, D * c.H}, dt::f32, memory::dims{D * c.H, c.T * D * c.H, 1});
-  const memory::desc it({1, D, c.B, c.H}, dt::f32, tag::ldnc);
-  m.src_layer = m.diff_src_layer = x;
-  m.dst_layer = m.diff_dst_layer = y;
-  m.src_iter = m.dst_iter = m.diff_src_iter = m.diff_dst_iter = it;
-  if (lstm) m.src_iter_c = m.dst_iter_c = m.diff_src_iter_c = m.diff_dst_iter_c = it;
-  m.weights_layer = memory::desc({1, D, c.F, G, c.H}, dt::f32, tag::any);
-  m.weights_iter = memory::desc({1, D, c.H, G, c.H}, dt::f32, tag::any);
+  // Loom's layouts: x (B,T,F) as ntc, every step's h (B,T,D*H) as ntc;
+  // with bf16 the data in bf16 and the gradients and cell state in f32 (as
+  // backends/onednn/onednn_rnn.cpp).
+  const dt data = bf16 ? dt::bf16 : dt::f32;
+  const memory::desc x({c.T, c.B, c.F}, data, memory::dims{c.F, c.T * c.F, 1});
+  const memory::desc y({c.T, c.B, D * c.H}, data, memory::dims{D * c.H, c.T * D * c.H, 1});
+  const memory::desc it({1, D, c.B, c.H}, data, tag::ldnc);
+  const memory::desc dx({c.T, c.B, c.F}, dt::f32, memory::dims{c.F, c.T * c.F, 1});
+  const memory::desc dy({c.T, c.B, D * c.H}, dt::f32, memory::dims{D * c.H, c.T * D * c.H, 1});
+  const memory::desc dit({1, D, c.B, c.H}, dt::f32, tag::ldnc);
+  m.src_layer = x;
+  m.diff_src_layer = dx;
+  m.dst_layer = y;
+  m.diff_dst_layer = dy;
+  m.src_iter = m.dst_iter = it;
+  m.diff_src_iter = m.diff_dst_iter = dit;
+  if (lstm) m.src_iter_c = m.dst_iter_c = m.diff_src_iter_c = m.diff_dst_iter_c = dit;
+  m.weights_layer = memory::desc({1, D, c.F, G, c.H}, data, tag::any);
+  m.weights_iter = memory::desc({1, D, c.H, G, c.H}, data, tag::any);
   m.diff_weights_layer = memory::desc({1, D, c.F, G, c.H}, dt::f32, tag::ldigo);
   m.diff_weights_iter = memory::desc({1, D, c.H, G, c.H}, dt::f32, tag::ldigo);
   m.bias = m.diff_bias = memory::desc({1, D, Gb, c.H}, dt::f32, tag::ldgo);
@@ -123,19 +191,19 @@ Bound bind(const dnnl::engine& eng, const Config& c, int D, dnnl::rnn_direction 
   b.bwd_args = b.fwd_args;
   b.bwd_args[DNNL_ARG_WEIGHTS_LAYER] = filled(q(pds.bwd, DNNL_ARG_WEIGHTS_LAYER), eng, 0.01f);
   b.bwd_args[DNNL_ARG_WEIGHTS_ITER] = filled(q(pds.bwd, DNNL_ARG_WEIGHTS_ITER), eng, 0.01f);
-  b.bwd_args[DNNL_ARG_DIFF_SRC_LAYER] = filled(x, eng, 0);
-  b.bwd_args[DNNL_ARG_DIFF_SRC_ITER] = filled(it, eng, 0);
+  b.bwd_args[DNNL_ARG_DIFF_SRC_LAYER] = filled(dx, eng, 0);
+  b.bwd_args[DNNL_ARG_DIFF_SRC_ITER] = filled(dit, eng, 0);
   b.bwd_args[DNNL_ARG_DIFF_WEIGHTS_LAYER] = filled(m.diff_weights_layer, eng, 0);
   b.bwd_args[DNNL_ARG_DIFF_WEIGHTS_ITER] = filled(m.diff_weights_iter, eng, 0);
   b.bwd_args[DNNL_ARG_DIFF_BIAS] = filled(m.bias, eng, 0);
-  b.bwd_args[DNNL_ARG_DIFF_DST_LAYER] = filled(y, eng, 0.01f);
-  b.bwd_args[DNNL_ARG_DIFF_DST_ITER] = filled(it, eng, 0.01f);
+  b.bwd_args[DNNL_ARG_DIFF_DST_LAYER] = filled(dy, eng, 0.01f);
+  b.bwd_args[DNNL_ARG_DIFF_DST_ITER] = filled(dit, eng, 0.01f);
   if (lstm) {
-    const memory c0 = filled(it, eng, 0.02f), cT = filled(it, eng, 0);
+    const memory c0 = filled(dit, eng, 0.02f), cT = filled(dit, eng, 0);
     b.fwd_args[DNNL_ARG_SRC_ITER_C] = b.bwd_args[DNNL_ARG_SRC_ITER_C] = c0;
     b.fwd_args[DNNL_ARG_DST_ITER_C] = b.bwd_args[DNNL_ARG_DST_ITER_C] = cT;
-    b.bwd_args[DNNL_ARG_DIFF_SRC_ITER_C] = filled(it, eng, 0);
-    b.bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = filled(it, eng, 0.01f);
+    b.bwd_args[DNNL_ARG_DIFF_SRC_ITER_C] = filled(dit, eng, 0);
+    b.bwd_args[DNNL_ARG_DIFF_DST_ITER_C] = filled(dit, eng, 0.01f);
   }
   // The primitives take their scratch memory from the caller (as Loom's do).
   b.fwd_args[DNNL_ARG_SCRATCHPAD] = filled(pds.fwd.scratchpad_desc(), eng, 0);
@@ -180,7 +248,7 @@ int main(int argc, char** argv) {
   std::string which = "all";
   int threads = omp_get_max_threads(), reps = 20, warmup = 3;
   long long sgemm_n = 1024;
-  bool keep_denormals = false;
+  bool keep_denormals = false, bf16 = false;
   for (int i = 1; i < argc; ++i) {
     const std::string f = argv[i];
     auto next = [&]() -> const char* {
@@ -196,10 +264,17 @@ int main(int argc, char** argv) {
     else if (f == "--warmup") warmup = std::atoi(next());
     else if (f == "--sgemm") sgemm_n = std::atoll(next());
     else if (f == "--keep-denormals") keep_denormals = true;
-    else {
+    else if (f == "--precision") {
+      const std::string p = next();
+      if (p != "f32" && p != "bf16") {
+        std::fprintf(stderr, "onednn_floor: --precision must be f32 or bf16, got '%s'\n", p.c_str());
+        return 2;
+      }
+      bf16 = p == "bf16";
+    } else {
       std::fprintf(stderr,
                    "usage: onednn_floor [--config NAME|all] [--threads N] [--reps N] "
-                   "[--warmup N] [--sgemm N] [--keep-denormals]\n");
+                   "[--warmup N] [--sgemm N] [--keep-denormals] [--precision f32|bf16]\n");
       return 2;
     }
   }
@@ -217,6 +292,7 @@ int main(int argc, char** argv) {
               loom::flush_denormals() ? "flushed" : "kept");
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
+  const double bandwidth = copy_bandwidth();  // bytes per second
   bool any = false;
   for (const Config& c : kConfigs) {
     if (which != "all" && which != c.name) continue;
@@ -224,17 +300,23 @@ int main(int argc, char** argv) {
     std::vector<Bound> one;
     one.push_back(bind(eng, c, c.bidirectional ? 2 : 1,
                        c.bidirectional ? dnnl::rnn_direction::bidirectional_concat
-                                       : dnnl::rnn_direction::unidirectional_left2right));
+                                       : dnnl::rnn_direction::unidirectional_left2right,
+                       bf16));
     const auto [med, best] = time_pairs(one, s, warmup, reps);
-    std::printf("floor config=%s threads=%d median_ms=%.2f min_ms=%.2f gflops=%.1f", c.name,
-                threads, med, best, flops_per_step(c) / med / 1e6);
+    const double traffic = step_traffic_bytes(c), traffic_ms = traffic / bandwidth * 1e3;
+    double primitive_ms = med;
+    std::printf("floor config=%s precision=%s threads=%d median_ms=%.2f min_ms=%.2f gflops=%.1f",
+                c.name, bf16 ? "bf16" : "f32", threads, med, best, flops_per_step(c) / med / 1e6);
     if (c.bidirectional) {
       std::vector<Bound> two;
-      two.push_back(bind(eng, c, 1, dnnl::rnn_direction::unidirectional_left2right));
-      two.push_back(bind(eng, c, 1, dnnl::rnn_direction::unidirectional_right2left));
+      two.push_back(bind(eng, c, 1, dnnl::rnn_direction::unidirectional_left2right, bf16));
+      two.push_back(bind(eng, c, 1, dnnl::rnn_direction::unidirectional_right2left, bf16));
       const auto [med2, best2] = time_pairs(two, s, warmup, reps);
       std::printf(" two_calls_median_ms=%.2f two_calls_min_ms=%.2f", med2, best2);
+      primitive_ms = std::min(med, med2);  // the better of the two ways to run it
     }
+    std::printf(" traffic_mb=%.1f copy_gbs=%.1f traffic_ms=%.2f step_floor_ms=%.2f", traffic / 1e6,
+                bandwidth / 1e9, traffic_ms, primitive_ms + traffic_ms);
     std::printf("\n");
     std::fflush(stdout);
   }

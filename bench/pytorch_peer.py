@@ -55,6 +55,9 @@ def parse_args():
                     help="cuda: model, data and masks on the GPU (cuDNN RNNs; the "
                          "recurrent-dropout model is the LSTMCell loop), each step "
                          "ending with torch.cuda.synchronize()")
+    ap.add_argument("--precision", choices=["f32", "bf16", "f16"], default="f32",
+                    help="bf16/f16: forward and loss under torch.autocast to that dtype "
+                         "(f16 with a GradScaler), as PyTorch's mixed-precision recipe")
     ap.add_argument("--json", action="store_true", help="print a JSON object on stdout")
     return ap.parse_args()
 
@@ -180,6 +183,8 @@ def main():
     else:
         opts = [torch.optim.Adam(model.parameters(), lr=1e-3)]
     loss_fn = nn.BCEWithLogitsLoss()
+    autocast_dtype = {"bf16": torch.bfloat16, "f16": torch.float16}.get(a.precision)
+    scaler = (torch.amp.GradScaler(a.device) if a.precision == "f16" else None)
 
     # A few fixed batches, cycled, so data generation is not timed.
     nbatch = 4
@@ -191,10 +196,20 @@ def main():
         ids, y = data[i % nbatch]
         for opt in opts:
             opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(ids, gen), y)
-        loss.backward()
-        for opt in opts:
-            opt.step()
+        if autocast_dtype is None:
+            loss = loss_fn(model(ids, gen), y)
+        else:
+            with torch.autocast(dev.type, dtype=autocast_dtype):
+                loss = loss_fn(model(ids, gen), y)
+        if scaler is None:
+            loss.backward()
+            for opt in opts:
+                opt.step()
+        else:
+            scaler.scale(loss).backward()
+            for opt in opts:
+                scaler.step(opt)
+            scaler.update()
         if dev.type == "cuda":
             torch.cuda.synchronize()  # time whole steps, as Loom's (its loss.item() waits)
         return loss
@@ -214,16 +229,17 @@ def main():
     line = ("pytorch cell=%s threads=%d median_ms=%.2f tokens_per_s=%.0f "
             "bidirectional=%d batch=%d timesteps=%d features=%d units=%d vocab=%d "
             "dropout=%g recurrent_dropout=%g path=%s flush_denormal=%s embedding=%s torch=%s "
-            "device=%s"
+            "device=%s precision=%s"
             % (cell, a.threads, med, tps, a.bidirectional, a.batch, a.timesteps,
                a.features, a.units, a.vocab, a.dropout, a.recurrent_dropout,
                "cell-loop" if model.looped else "fused", a.flush_denormal,
-               "sparse" if a.sparse_embedding else "dense", torch.__version__, a.device))
+               "sparse" if a.sparse_embedding else "dense", torch.__version__, a.device,
+               a.precision))
     if a.json:
         print(line, file=sys.stderr)
         print(json.dumps({
             "framework": "pytorch", "torch": torch.__version__, "cell": cell,
-            "device": a.device,
+            "device": a.device, "precision": a.precision,
             "bidirectional": a.bidirectional, "batch": a.batch,
             "timesteps": a.timesteps, "features": a.features, "units": a.units,
             "vocab": a.vocab, "dropout": a.dropout,

@@ -51,6 +51,13 @@ TEST(CudnnPlan, SupportedConfigurations) {
   d = desc_of(RnnCellKind::lstm, 3, 4);
   d.recurrent_dropout = true;
   EXPECT_NE(unsupported_reason(d).find("recurrent dropout"), std::string::npos);
+  // Mixed precision goes to the explicit path, whose GEMMs run on tensor
+  // cores (cublasGemmStridedBatchedEx with bf16/f16 operands).
+  for (DType compute : {DType::bf16, DType::f16}) {
+    d = desc_of(RnnCellKind::lstm, 3, 4);
+    d.compute = compute;
+    EXPECT_NE(unsupported_reason(d).find("mixed precision"), std::string::npos);
+  }
   d = desc_of(RnnCellKind::lstm, 3, 4);
   d.input_dropout = true;  // variational input dropout is folded into the packed input
   EXPECT_EQ(unsupported_reason(d), "");
