@@ -19,9 +19,11 @@
 # wheels and torch/lib of its PyTorch install, else /usr/local/cuda), then
 #   1. the CUDA backend's host-side and device test suites,
 #   2. every parity fixture on cuda:0 in f32 and f64 (loom_parity --backend cuda),
+#      and under mixed_bfloat16 and mixed_float16 (tensor-core GEMMs),
 #   3. bench/compare.sh --backend cuda for imdb-lstm, imdb-bilstm, gru,
 #      large-lstm, and imdb-lstm with --recurrent-dropout 0.2, against
-#      PyTorch on the same GPU (skipped with --no-bench).
+#      PyTorch on the same GPU, then the four configs with --precision bf16
+#      and f16 against PyTorch's autocast (skipped with --no-bench).
 # Logs go to $OUT (the device tool's output folder) or ./gpu-check-out.
 # Exit status: non-zero when a test or parity run failed.
 set -uo pipefail
@@ -100,6 +102,11 @@ EOF
     fi
     (( rc == 0 )) || status=1
   done
+  for policy in mixed_bfloat16 mixed_float16; do
+    "$bin/loom_parity" --backend cuda --precision "$policy" --quiet tests/parity/cases 2>&1 |
+      tee "$out/parity_cuda_$policy.txt" | tail -3
+    (( PIPESTATUS[0] == 0 )) || status=1
+  done
 
   if (( bench )); then
     export LOOM_PEER_PYTHON="$python"
@@ -109,12 +116,19 @@ EOF
     done
     bash bench/compare.sh --config imdb-lstm --recurrent-dropout 0.2 --backend cuda \
       --loom-bin "$bin/loom_bench_rnn" --reps 3 2>&1 | tee "$out/bench_imdb-lstm_rd.txt" | tail -1
+    for precision in bf16 f16; do
+      for cfg in imdb-lstm imdb-bilstm gru large-lstm; do
+        bash bench/compare.sh --config "$cfg" --backend cuda --precision "$precision" \
+          --loom-bin "$bin/loom_bench_rnn" --reps 2 2>&1 |
+          tee "$out/bench_${cfg}_$precision.txt" | tail -1
+      done
+    done
   fi
   echo "gpu_check.sh: $([[ $status == 0 ]] && echo passed || echo FAILED); logs in $out"
   exit $status
   ;;
 *)
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -200,6 +200,20 @@ std::shared_ptr<RnnPlan> build_plan(const dnnl::engine& eng, Backend& backend,
   return p;
 }
 
+// A bf16 plan's bf16 copies of a training run's f32 data tensors, by the
+// f32 buffer they copy: the forward pass makes them (x and h0 converted, y
+// and hT as the primitive wrote them) and the backward pass, which reads
+// the same buffers, reuses them instead of converting again. Owned by the
+// workspace, which also owns (or outlives) the f32 buffers.
+struct Bf16Copies {
+  std::vector<std::pair<const float*, Buffer>> of;
+  const void* find(const float* f32) const {
+    for (const auto& [key, copy] : of)
+      if (key == f32) return copy.data();
+    return nullptr;
+  }
+};
+
 // The tensors of one primitive run over a dense batch (n rows, L steps), in
 // the plan's layouts: x (n,L,F) and y (n,L,H) as ntc, states (n,H).
 struct DenseRun {
@@ -221,6 +235,7 @@ struct DenseRun {
   float* dwl = nullptr;  // (F,GH), oneDNN adds into it
   float* dwi = nullptr;  // (H,GH), oneDNN adds into it
   float* db = nullptr;   // (Gb*H), oneDNN adds into it
+  Bf16Copies* copies = nullptr;  // a bf16 training run's (see Bf16Copies); null: convert each time
 };
 
 // What rnn_forward keeps for rnn_backward on the dense path. The forward
@@ -233,6 +248,7 @@ struct DnnlWorkspace : RnnWorkspace {
   Buffer dst_layer;             // (B,T,H) every step's h, input-time order
   Buffer dst_iter, dst_iter_c;  // (B,H)
   Buffer ws;                    // oneDNN's workspace (gates, states)
+  Bf16Copies copies;            // bf16 plans: x, h0, y, hT in bf16
 };
 
 // A padding mask's path: the rows, sorted by their number of unmasked steps
@@ -262,6 +278,7 @@ struct PackedWorkspace : RnnWorkspace {
   Buffer h0, c0;                // (B,H) initial states in sorted order
   Buffer bias;                  // oneDNN bias when it is not the caller's
   std::vector<Segment> seg;
+  Bf16Copies copies;            // bf16 plans: every segment's x, h0, y, hT in bf16
 };
 
 template <typename T>
@@ -416,27 +433,44 @@ struct RnnRunner::State {
   // A bf16 plan's data tensors (x, h, y) as bf16 copies of the run's f32
   // ones: converted on the way in, and back into the f32 buffers after the
   // primitive (exactly: they hold bf16 values). An f32 plan uses the run's.
+  // A training run keeps the copies it makes in the run's Bf16Copies (a
+  // backward pass finds them there); an inference run drops them.
   struct DataCopies {
-    std::vector<Buffer> hold;
-    std::vector<std::pair<const uint16_t*, float*>> back;  // bf16 output -> f32
-    std::vector<int64_t> back_n;
+    const Bf16Copies* look = nullptr;  // copies to reuse
+    Bf16Copies* keep = nullptr;        // where to keep the ones made
+    std::vector<std::pair<const float*, Buffer>> made;
+    std::vector<int64_t> out_n;  // elements of each output copy, in `made` order
+    std::vector<bool> is_out;
   };
   const void* data_in(const RnnPlan& p, DataCopies& c, const float* src, int64_t n) {
     if (!p.key.bf16) return src;
-    c.hold.push_back(Buffer(*backend, n * sizeof(uint16_t)));
-    floats_to_bf16(src, c.hold.back().as<uint16_t>(), n);
-    return c.hold.back().data();
+    if (c.look)
+      if (const void* kept = c.look->find(src)) return kept;
+    Buffer b(*backend, n * sizeof(uint16_t));
+    floats_to_bf16(src, b.as<uint16_t>(), n);
+    const void* data = b.data();
+    c.made.emplace_back(src, std::move(b));
+    c.is_out.push_back(false);
+    c.out_n.push_back(0);
+    return data;
   }
   void* data_out(const RnnPlan& p, DataCopies& c, float* dst, int64_t n) {
     if (!p.key.bf16) return dst;
-    c.hold.push_back(Buffer(*backend, n * sizeof(uint16_t)));
-    c.back.emplace_back(c.hold.back().as<uint16_t>(), dst);
-    c.back_n.push_back(n);
-    return c.hold.back().data();
+    Buffer b(*backend, n * sizeof(uint16_t));
+    void* data = b.data();
+    c.made.emplace_back(dst, std::move(b));
+    c.is_out.push_back(true);
+    c.out_n.push_back(n);
+    return data;
   }
-  static void copy_back(DataCopies& c) {
-    for (size_t i = 0; i < c.back.size(); ++i)
-      bf16_to_floats(c.back[i].first, c.back[i].second, c.back_n[i]);
+  // After the primitive: outputs back into their f32 buffers, and every
+  // copy into the run's Bf16Copies when it keeps them.
+  static void finish_copies(DataCopies& c) {
+    for (size_t i = 0; i < c.made.size(); ++i) {
+      auto& [f32, copy] = c.made[i];
+      if (c.is_out[i]) bf16_to_floats(copy.as<uint16_t>(), const_cast<float*>(f32), c.out_n[i]);
+      if (c.keep) c.keep->of.emplace_back(f32, std::move(copy));
+    }
   }
   // Elements of the run's x (n,L,F), y (n,L,H) and one state (n,H).
   static int64_t x_elems(const RnnPlan& p) { return p.key.B * p.key.T * p.key.F; }
@@ -445,6 +479,7 @@ struct RnnRunner::State {
 
   void forward(Run& run, const RnnPlan& p, const DenseRun& r) {
     DataCopies c;
+    c.look = c.keep = r.copies;
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC_LAYER, wrap(p.x_md, data_in(p, c, r.x, x_elems(p)))},
         {DNNL_ARG_SRC_ITER, wrap(p.iter_md, data_in(p, c, r.h0, state_elems(p)))},
@@ -460,11 +495,12 @@ struct RnnRunner::State {
     }
     if (p.key.training) args.emplace(DNNL_ARG_WORKSPACE, wrap(p.ws_md, r.ws));
     execute(run, p.fwd, p.fwd_scratch, args);
-    copy_back(c);
+    finish_copies(c);
   }
 
   void backward(Run& run, const RnnPlan& p, const DenseRun& r) {
-    DataCopies c;
+    DataCopies c;  // what the forward pass did not keep; dropped afterwards
+    c.look = r.copies;
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC_LAYER, wrap(p.x_md, data_in(p, c, r.x, x_elems(p)))},
         {DNNL_ARG_SRC_ITER, wrap(p.iter_md, data_in(p, c, r.h0, state_elems(p)))},
@@ -615,6 +651,7 @@ std::shared_ptr<RnnWorkspace> dense_forward(RnnRunner::State& s, const RnnDesc& 
   r.dst_iter = ws->dst_iter.as<float>();
   r.dst_iter_c = ws->dst_iter_c.as<float>();
   r.ws = ws->ws.data();
+  r.copies = d.training ? &ws->copies : nullptr;
   RnnRunner::State::Run run(s.eng);
   run.wl = {ptr<const float>(a.kernel), p.wl_user, {}, {}};
   run.wi = {ptr<const float>(a.recurrent_kernel), p.wi_user, {}, {}};
@@ -646,6 +683,7 @@ void dense_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArgs
   r.dst_iter = w.dst_iter.as<float>();
   r.dst_iter_c = w.dst_iter_c.as<float>();
   r.ws = w.ws.data();
+  r.copies = &w.copies;
 
   // Cotangents. The last-step output y is hT itself, so dy adds to dhT.
   const float* dy = ptr<const float>(a.dy);
@@ -866,7 +904,9 @@ std::shared_ptr<RnnWorkspace> packed_forward(RnnRunner::State& s, const RnnDesc&
     sg.dst_iter = Buffer(be, sg.n * H * sizeof(float));
     if (lstm) sg.dst_iter_c = Buffer(be, sg.n * H * sizeof(float));
     if (d.training) sg.ws = Buffer(be, p.ws_md.get_size());
-    s.forward(run, p, segment_run(w, k, lstm, bias));
+    DenseRun r = segment_run(w, k, lstm, bias);
+    r.copies = d.training ? &w.copies : nullptr;
+    s.forward(run, p, r);
   }
   write_packed_outputs(d, a, w);
   if (!d.training) return nullptr;
@@ -977,6 +1017,7 @@ void packed_backward(RnnRunner::State& s, const RnnDesc& d, const RnnBackwardArg
     Buffer dc = lstm ? Buffer(be, sg.n * H * sizeof(float)) : Buffer();
 
     DenseRun r = segment_run(w, k, lstm, bias);
+    r.copies = &w.copies;
     r.ddst_layer = ddst_layer ? ddst_layer.as<float>() : p.zeros.as<float>();
     r.ddst_iter = ddst_iter.as<float>();
     r.ddst_iter_c = ddst_iter_c.as<float>();

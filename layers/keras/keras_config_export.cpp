@@ -181,6 +181,13 @@ Json nested_layer(const Layer& layer, KerasFlavor flavor, const std::string& whe
 
 Json layer_config(const Layer& layer, KerasFlavor flavor, const std::string& where) {
   const std::string cls = layer.type_name();
+  // Loom's mixed policies round products only (docs/SEMANTICS.md), Keras's
+  // also the activations: rather than write a policy that computes
+  // differently, the export asks for float32 (the weights are f32 anyway).
+  LOOM_CHECK(!layer.dtype_policy().mixed(),
+             "{}: layer '{}' has the dtype policy {}; Loom writes Keras models with the float32 "
+             "policy only (set_dtype_policy(\"float32\") on it first: its weights are f32)",
+             where, layer.name(), layer.dtype_policy().name);
   const Config loom = layer.config();
   KerasConfigWriter w(loom, layer.name(), where, flavor);
   w.set("dtype", dtype_policy(layer, flavor));

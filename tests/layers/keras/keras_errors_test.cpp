@@ -175,6 +175,26 @@ TEST_F(KerasErrors, WeightsOfAnotherArchitecture) {
   EXPECT_THAT(loom_error([&] { load_keras_weights(*model, p2); }), AllOf(HasSubstr(p2), HasSubstr("layers")));
 }
 
+// A model with a mixed-precision layer is refused by name, not written with
+// a policy that would compute differently in Keras; float32 then writes.
+TEST_F(KerasErrors, MixedPolicyIsRefusedOnExport) {
+  for (const char* name : {"model.keras", "model.h5"}) {
+    auto m = small_lstm(3);
+    LayerPtr lstm;
+    for (const LayerPtr& l : m->layers())
+      if (l->type_name() == "LSTM") lstm = l;
+    ASSERT_NE(lstm, nullptr);
+    lstm->set_dtype_policy("mixed_bfloat16");
+    const std::string p = path(name);
+    EXPECT_THAT(loom_error([&] { save_keras(*m, p); }),
+                AllOf(HasSubstr(lstm->name()), HasSubstr("mixed_bfloat16"), HasSubstr("float32")));
+    EXPECT_FALSE(fs::exists(p));
+    lstm->set_dtype_policy("float32");
+    save_keras(*m, p);
+    EXPECT_TRUE(fs::exists(p));
+  }
+}
+
 TEST_F(KerasErrors, SaveIntoAMissingFolderLeavesNothing) {
   auto model = small_lstm(3);
   for (const char* name : {"model.keras", "model.h5", "model.weights.h5"}) {
