@@ -27,8 +27,11 @@
 // weights bf16; cell state, bias and gradients f32), Loom's
 // mixed_bfloat16 configuration; the traffic is the same (f32 master
 // weights and optimizer state).
-// and with --sgemm N (default 1024; 0 skips) one line for an N^3 sgemm:
+// and with --sgemm N (default 1024; 0 skips) one line for an N^3 sgemm and
+// one for the same product in bf16 (oneDNN's matmul primitive, bf16
+// operands, f32 result: the "bf16 matmul rate"):
 //   sgemm n=1024 threads=2 median_ms=.. gflops=..
+//   bf16_matmul n=1024 threads=2 median_ms=.. gflops=..
 //
 // Denormals are flushed, as in Loom (backends/registry.h): the constant test
 // data makes large-lstm's backward subnormal, 4-5x slower when kept
@@ -245,6 +248,33 @@ void sgemm_line(memory::dim n, int threads, int reps) {
               2.0 * n * n * n / best / 1e6);
 }
 
+void bf16_matmul_line(const dnnl::engine& eng, dnnl::stream& s, memory::dim n, int threads,
+                      int reps) {
+  const memory::desc a({n, n}, dt::bf16, tag::ab), b({n, n}, dt::bf16, tag::any),
+      c({n, n}, dt::f32, tag::ab);
+#if DNNL_VERSION_MAJOR >= 3
+  const dnnl::matmul::primitive_desc pd(eng, a, b, c);
+#else
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), eng);
+#endif
+  const dnnl::matmul mm(pd);
+  const std::unordered_map<int, memory> args{{DNNL_ARG_SRC, filled(a, eng, 0.01f)},
+                                             {DNNL_ARG_WEIGHTS, filled(pd.weights_desc(), eng, 0.01f)},
+                                             {DNNL_ARG_DST, filled(c, eng, 0)},
+                                             {DNNL_ARG_SCRATCHPAD, filled(pd.scratchpad_desc(), eng, 0)}};
+  std::vector<double> t;
+  for (int r = -1; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    mm.execute(s, args);
+    s.wait();
+    if (r >= 0) t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  const double med = median(t), best = *std::min_element(t.begin(), t.end());
+  std::printf("bf16_matmul n=%lld threads=%d median_ms=%.2f gflops=%.1f best_gflops=%.1f impl=%s\n",
+              static_cast<long long>(n), threads, med, 2.0 * n * n * n / med / 1e6,
+              2.0 * n * n * n / best / 1e6, pd.impl_info_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -329,6 +359,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "onednn_floor: unknown --config '%s'\n", which.c_str());
     return 2;
   }
-  if (sgemm_n > 0) sgemm_line(sgemm_n, threads, std::max(3, reps / 4));
+  if (sgemm_n > 0) {
+    sgemm_line(sgemm_n, threads, std::max(3, reps / 4));
+    try {
+      bf16_matmul_line(eng, s, sgemm_n, threads, std::max(3, reps / 4));
+    } catch (const dnnl::error& e) {
+      std::printf("bf16_matmul n=%lld: not available here (%s)\n", sgemm_n, e.what());
+    }
+  }
   return 0;
 }
