@@ -7,8 +7,10 @@
 // the forward pass and, captured when recorded, in the backward pass)
 // rounds its operands to bf16 and accumulates in f32. Tensors, parameters,
 // gradients and element-wise work stay f32; f64 is never rounded, so
-// gradcheck is unaffected. Layers open the scope from their dtype policy
-// (layers/precision_policy.h).
+// gradcheck is unaffected. Every layer call opens the scope from the
+// layer's dtype policy (layers/precision_policy.h), so inside layers the
+// policy decides; a scope opened by hand governs the ops called directly
+// (matmul, rnn_sequence).
 #pragma once
 
 #include "loom/backends/types.h"
@@ -29,8 +31,8 @@ class ComputePrecisionScope {
   DType previous_;
 };
 
-// The compute precision for a product of `dtype` operands: the scope's
-// for f32, f32 itself otherwise.
+// The compute precision for a product of `dtype` operands: the scope's for
+// f32; any other dtype (f64) is its own and never rounded.
 inline DType compute_precision_for(DType dtype) {
   return dtype == DType::f32 ? compute_precision() : dtype;
 }
