@@ -109,11 +109,14 @@ allowed=$( { closure "${LOOM_DEBIAN_PACKAGES[@]}"; closure $base;
 missing=0
 echo "Debian packages this build used ($(echo "$owners" | wc -w)):"
 for pkg in $owners; do
-  if printf '%s\n' "${LOOM_DEBIAN_PACKAGES[@]}" | grep -qx "$pkg"; then
+  # Here-strings, not pipes: under pipefail, `echo | grep -q` fails when
+  # grep exits on its match before echo has written everything (SIGPIPE),
+  # which flagged a random package now and then under load.
+  if grep -qx "$pkg" <<<"$(printf '%s\n' "${LOOM_DEBIAN_PACKAGES[@]}")"; then
     why="scripts/deps.sh"
-  elif echo "$base" | grep -qx "$pkg"; then
+  elif grep -qx "$pkg" <<<"$base"; then
     why="base system"
-  elif echo "$allowed" | grep -qx "$pkg"; then
+  elif grep -qx "$pkg" <<<"$allowed"; then
     why="a Depends of the above"
   else
     why="NOT INSTALLED BY scripts/deps.sh"

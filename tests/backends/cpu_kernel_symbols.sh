@@ -23,7 +23,7 @@ for obj in "$@"; do
   suffixed=$(grep -c "\.loom_isa_${isa}\$" <<<"$syms" || true)
   echo "$isa: kernel_table + $suffixed symbols of its own"
   # ...and libloom carries this sealed object, not the variant's raw ones.
-  if [[ "$lib" == *.a ]] && ! ar t "$lib" | grep -qx "$(basename "$obj")"; then
+  if [[ "$lib" == *.a ]] && ! grep -qx "$(basename "$obj")" <<<"$(ar t "$lib")"; then
     echo "$lib does not contain $(basename "$obj")" >&2
     status=1
   fi

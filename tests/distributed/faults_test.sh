@@ -11,6 +11,9 @@
 #     error naming the rank and the differing parameter.
 #   bash tests/distributed/faults_test.sh FAULT_JOB    (LOOM_BACKEND picks the CPU backend)
 set -uo pipefail
+# The output is searched with here-strings, not `echo | grep -q`: under
+# pipefail that pipeline fails when grep exits on its match before echo has
+# written everything (SIGPIPE).
 job=${1:?usage: faults_test.sh FAULT_JOB}
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d)
@@ -36,14 +39,14 @@ expect_quick_failure() {  # WHAT
 expect_resume() {  # NP
   run "$1" resume "$dir/run.backup"
   [ "$rc" -eq 0 ] || fail "resume with $1 process(es) exited $rc"
-  echo "$out" | grep -q "(backend ${LOOM_BACKEND:-[a-z]*}): resumed run vs uninterrupted run" ||
+  grep -q "(backend ${LOOM_BACKEND:-[a-z]*}): resumed run vs uninterrupted run" <<<"$out" ||
     fail "resume with $1: no comparison printed (on backend ${LOOM_BACKEND:-the default})"
 }
 
 # 1. A rank raises.
 run 2 raise "$dir/run.backup"
 expect_quick_failure "a rank that throws"
-echo "$out" | grep -q "loom: rank 1 of 2 failed: injected failure on purpose" ||
+grep -q "loom: rank 1 of 2 failed: injected failure on purpose" <<<"$out" ||
   fail "a rank that throws: no message naming rank 1 and the error"
 [ -s "$dir/run.backup" ] || fail "a rank that throws: no backup left"
 expect_resume 1
@@ -52,14 +55,14 @@ expect_resume 1
 rm -f "$dir"/run.backup*
 run 2 kill "$dir/run.backup"
 expect_quick_failure "a killed rank"
-echo "$out" | grep -Eq "rank 1 .*(signal 9|Killed)" || fail "a killed rank: the launcher did not name rank 1"
+grep -Eq "rank 1 .*(signal 9|Killed)" <<<"$out" || fail "a killed rank: the launcher did not name rank 1"
 [ -s "$dir/run.backup" ] || fail "a killed rank: no backup left"
 expect_resume 2
 
 # 3. Different models.
 run 2 mismatch
 [ "$rc" -ne 0 ] || fail "different models: the job exited 0"
-echo "$out" | grep -q "rank 1's model 'bilstm' differs from rank 0's: 'lstm/kernel (6, 20) f32'" ||
+grep -q "rank 1's model 'bilstm' differs from rank 0's: 'lstm/kernel (6, 20) f32'" <<<"$out" ||
   fail "different models: no error naming rank 1 and the parameter"
 
 [ "$failures" -eq 0 ] && echo "faults_test: all cases passed"
