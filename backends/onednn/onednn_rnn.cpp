@@ -435,41 +435,36 @@ struct RnnRunner::State {
   // primitive (exactly: they hold bf16 values). An f32 plan uses the run's.
   // A training run keeps the copies it makes in the run's Bf16Copies (a
   // backward pass finds them there); an inference run drops them.
+  struct DataCopy {
+    const float* f32;
+    Buffer bf16;
+    int64_t out_elems;  // an output's elements, copied back after the run; 0 for an input
+  };
   struct DataCopies {
     const Bf16Copies* look = nullptr;  // copies to reuse
     Bf16Copies* keep = nullptr;        // where to keep the ones made
-    std::vector<std::pair<const float*, Buffer>> made;
-    std::vector<int64_t> out_n;  // elements of each output copy, in `made` order
-    std::vector<bool> is_out;
+    std::vector<DataCopy> made;
   };
   const void* data_in(const RnnPlan& p, DataCopies& c, const float* src, int64_t n) {
     if (!p.key.bf16) return src;
     if (c.look)
       if (const void* kept = c.look->find(src)) return kept;
-    Buffer b(*backend, n * sizeof(uint16_t));
-    floats_to_bf16(src, b.as<uint16_t>(), n);
-    const void* data = b.data();
-    c.made.emplace_back(src, std::move(b));
-    c.is_out.push_back(false);
-    c.out_n.push_back(0);
-    return data;
+    c.made.push_back({src, Buffer(*backend, n * sizeof(uint16_t)), 0});
+    floats_to_bf16(src, c.made.back().bf16.as<uint16_t>(), n);
+    return c.made.back().bf16.data();
   }
   void* data_out(const RnnPlan& p, DataCopies& c, float* dst, int64_t n) {
     if (!p.key.bf16) return dst;
-    Buffer b(*backend, n * sizeof(uint16_t));
-    void* data = b.data();
-    c.made.emplace_back(dst, std::move(b));
-    c.is_out.push_back(true);
-    c.out_n.push_back(n);
-    return data;
+    c.made.push_back({dst, Buffer(*backend, n * sizeof(uint16_t)), n});
+    return c.made.back().bf16.data();
   }
   // After the primitive: outputs back into their f32 buffers, and every
   // copy into the run's Bf16Copies when it keeps them.
   static void finish_copies(DataCopies& c) {
-    for (size_t i = 0; i < c.made.size(); ++i) {
-      auto& [f32, copy] = c.made[i];
-      if (c.is_out[i]) bf16_to_floats(copy.as<uint16_t>(), const_cast<float*>(f32), c.out_n[i]);
-      if (c.keep) c.keep->of.emplace_back(f32, std::move(copy));
+    for (DataCopy& m : c.made) {
+      if (m.out_elems > 0)
+        bf16_to_floats(m.bf16.as<uint16_t>(), const_cast<float*>(m.f32), m.out_elems);
+      if (c.keep) c.keep->of.emplace_back(m.f32, std::move(m.bf16));
     }
   }
   // Elements of the run's x (n,L,F), y (n,L,H) and one state (n,H).

@@ -601,11 +601,11 @@ TrainStep train_step(Model& model, LossKind kind, const std::vector<Tensor>& xb,
   }
   dp.finish_gradients();
   if (loss_scale) {
+    // Finite gradients stay finite when unscaled: one check serves both.
     const bool finite = first_non_finite_gradient(model.parameters()).empty();
     if (!loss_scale->update(finite)) return out;  // overflow: skipped, the scale halved
     unscale_gradients(model.parameters(), scale);
-  }
-  if (std::string name = first_non_finite_gradient(model.parameters()); !name.empty()) {
+  } else if (std::string name = first_non_finite_gradient(model.parameters()); !name.empty()) {
     refused = fmt::format("the gradient of '{}' is not finite", name);
     return out;
   }
